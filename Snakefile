@@ -1,0 +1,28 @@
+# Neural audio style transfer: trim -> resample -> mel -> transfer -> vocode -> evaluate.
+# Configuration: config.yaml (schema: schemas/config.schema.yaml). See README.md.
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+
+
+localrules:
+    all,
+    aggregate_metrics,
+
+
+rule all:
+    default_target: True
+    input:
+        PATTERNS["metrics"],
+
+
+include: "rules/synthesize.smk"
+include: "rules/trim.smk"
+include: "rules/resample.smk"
+include: "rules/mel.smk"
+include: "rules/transfer.smk"
+include: "rules/vocode.smk"
+include: "rules/evaluate.smk"

@@ -1,0 +1,81 @@
+# Configuration, sample table, wildcard constraints and input functions shared by every stage.
+
+import re
+
+from snakemake.utils import min_version, validate
+
+from workflow_scripts.conventions import get_convention
+from workflow_scripts.errors import ConfigError
+from workflow_scripts.settings import load_pipeline
+
+min_version("9.0")
+
+
+validate(config, "../schemas/config.schema.yaml")
+try:
+    PIPELINE = load_pipeline(config)
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None
+
+
+RESULTS = "results"
+LOGS = f"{RESULTS}/logs"
+CONDA_ENV = "../envs/pipeline.yaml"  # relative to the rule files
+PATTERNS = {
+    "synth": f"{RESULTS}/synth/{{clip}}.wav",
+    "trimmed": f"{RESULTS}/trimmed/{{clip}}.wav",
+    "resampled": f"{RESULTS}/resampled/{{rate}}hz/{{clip}}.wav",
+    "mel": f"{RESULTS}/mel/{{convention}}/{{clip}}.npy",
+    "stylised": f"{RESULTS}/stylised/{{convention}}/{{backbone}}/{{content}}/{{style}}",
+    "audio": f"{RESULTS}/audio/{{vocoder}}/{{backbone}}/{{content}}/{{style}}",
+    "row": f"{RESULTS}/metrics/{{vocoder}}/{{backbone}}/{{content}}/{{style}}.tsv",
+    "metrics": f"{RESULTS}/metrics.tsv",
+}
+
+
+def _alternatives(names):
+    return "|".join(re.escape(name) for name in names)
+
+
+wildcard_constraints:
+    clip=_alternatives(PIPELINE.clips),
+    content=_alternatives(PIPELINE.clips),
+    style=_alternatives(PIPELINE.clips),
+    backbone=_alternatives(PIPELINE.backbones),
+    vocoder=_alternatives(PIPELINE.vocoders),
+    convention=_alternatives(PIPELINE.conventions),
+    rate=r"\d+",
+
+
+def clip_source(wildcards):
+    """The clip's audio file, or the synthesised demo signal."""
+    clip = PIPELINE.clips[wildcards.clip]
+    return PATTERNS["synth"].format(clip=clip.id) if clip.synth else clip.path
+
+
+def resampled_for(convention_name, clip):
+    rate = get_convention(convention_name).sample_rate
+    return PATTERNS["resampled"].format(rate=rate, clip=clip)
+
+
+def vocoder_convention(wildcards):
+    return PIPELINE.vocoders[wildcards.vocoder].options.convention
+
+
+def stylised_for(wildcards, suffix):
+    """Stylised output made in the convention of ``wildcards.vocoder``: the only mel it may render."""
+    return (
+        PATTERNS["stylised"].format(
+            convention=vocoder_convention(wildcards), **wildcards
+        )
+        + suffix
+    )
+
+
+def all_rows():
+    return [
+        PATTERNS["row"].format(vocoder=v, backbone=b, content=c, style=s)
+        for c, s in PIPELINE.pairs
+        for b in PIPELINE.backbones
+        for v in PIPELINE.vocoders
+    ]

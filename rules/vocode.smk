@@ -1,0 +1,19 @@
+rule vocode:
+    """Render a stylised mel with a vocoder, always from the mel made in that vocoder's convention."""
+    input:
+        mel=lambda wildcards: stylised_for(wildcards, ".npy"),
+    output:
+        wav=PATTERNS["audio"] + ".wav",
+        summary=PATTERNS["audio"] + ".json",
+    log:
+        f"{LOGS}/vocode/{{vocoder}}/{{backbone}}/{{content}}/{{style}}.log",
+    conda:
+        CONDA_ENV
+    threads: config["threads"]
+    resources:
+        gpu=config["gpus_per_job"],
+    params:
+        vocoder=lambda wildcards: PIPELINE.vocoders[wildcards.vocoder].params(),
+        device=config["device"],
+    script:
+        "../workflow_scripts/steps/vocode.py"

@@ -1,0 +1,163 @@
+"""Gatys-style optimisation of a mel spectrogram against content and style targets."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from workflow_scripts.backbones import Backbone
+from workflow_scripts.losses import GramTarget, content_loss
+
+OPTIMIZERS = ("lbfgs", "adam")
+INITS = ("content", "noise")
+LINE_SEARCH_EVALUATIONS = 25
+
+
+@dataclass(frozen=True)
+class TransferOptions:
+    """How the stylised mel is optimised.
+
+    Attributes:
+        optimizer: ``lbfgs`` (default, strong-Wolfe line search) or ``adam``.
+        iterations: optimiser steps (L-BFGS steps each evaluate the loss a few times).
+        learning_rate: step size; 1.0 suits L-BFGS, about 0.01 suits Adam on unit-scale mels.
+        init: start from the ``content`` mel or from ``noise`` with the content mel's mean and standard
+            deviation. (Ulyanov & Lebedev's ``1e-3 * randn`` sits on a flat region of the unit-scale loss, where
+            L-BFGS barely moves.)
+        seed: seed of the noise initialisation.
+        history_size: L-BFGS memory.
+        tolerance: stop early once the best total loss has improved by less than this fraction over
+            ``patience`` consecutive steps (``0`` runs every iteration).
+        patience: see ``tolerance``.
+    """
+
+    optimizer: str = "lbfgs"
+    iterations: int = 100
+    learning_rate: float = 1.0
+    init: str = "content"
+    seed: int = 0
+    history_size: int = 50
+    tolerance: float = 1e-5
+    patience: int = 5
+
+
+@dataclass
+class TransferResult:
+    unit_mel: np.ndarray
+    history: list[dict[str, float]]
+    seconds: float
+
+    @property
+    def final(self) -> dict[str, float]:
+        return self.history[-1]
+
+
+class Objective:
+    """Weighted content + style loss of a backbone, with targets computed once."""
+
+    def __init__(self, backbone: Backbone, content: torch.Tensor, style: torch.Tensor) -> None:
+        self.backbone = backbone
+        with torch.no_grad():
+            content_maps = backbone(content[None])
+            style_maps = backbone(style[None])
+        self.content_targets = {name: content_maps[name] for name in backbone.content_layers}
+        self.style_targets = {name: GramTarget(style_maps[name]) for name in backbone.style_layers}
+
+    def __call__(self, unit_mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(total, content, style)`` losses of ``unit_mel`` ``(n_mels, frames)``."""
+        maps = self.backbone(unit_mel[None])
+        content = sum(content_loss(maps[n], t) for n, t in self.content_targets.items())
+        style = sum(target.loss(maps[n]) for n, target in self.style_targets.items())
+        options = self.backbone.options
+        return options.content_weight * content + options.style_weight * style, content, style
+
+
+def style_transfer(
+    content: np.ndarray,
+    style: np.ndarray,
+    backbone: Backbone,
+    options: TransferOptions,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+) -> TransferResult:
+    """Optimise a unit-scale mel with ``content``'s features and ``style``'s Gram statistics.
+
+    Args:
+        content: unit-scale content mel ``(n_mels, frames)``; the result has the same shape.
+        style: unit-scale style mel ``(n_mels, style_frames)``; any length.
+        backbone: feature extractor (moved to ``device``).
+        options: optimiser settings.
+        device: torch device to optimise on.
+        progress: show a tqdm bar on stderr.
+
+    Returns:
+        The optimised unit-scale mel, the loss history (one row per step) and the wall time.
+    """
+    start = time.perf_counter()
+    backbone = backbone.to(device)
+    content_t = torch.as_tensor(content, dtype=torch.float32, device=device)
+    style_t = torch.as_tensor(style, dtype=torch.float32, device=device)
+    objective = Objective(backbone, content_t, style_t)
+
+    if options.init == "content":
+        initial = content_t.clone()
+    elif options.init == "noise":
+        generator = torch.Generator().manual_seed(options.seed)
+        noise = torch.randn(content_t.shape, generator=generator).to(device)
+        initial = content_t.mean() + content_t.std() * noise
+    else:
+        raise ValueError(f"unknown init {options.init!r}; use one of {', '.join(INITS)}")
+    unit_mel = initial.requires_grad_(True)
+
+    if options.optimizer == "lbfgs":
+        optimizer = torch.optim.LBFGS(
+            [unit_mel],
+            lr=options.learning_rate,
+            max_iter=1,
+            # torch caps the line search at max_eval minus the evaluations already made; its default
+            # (1.25 * max_iter = 1) would leave the search no evaluations at all.
+            max_eval=1 + LINE_SEARCH_EVALUATIONS,
+            history_size=options.history_size,
+            line_search_fn="strong_wolfe",
+            # Run the configured number of steps: the default tolerances stop early on small relative losses.
+            tolerance_grad=0.0,
+            tolerance_change=0.0,
+        )
+    elif options.optimizer == "adam":
+        optimizer = torch.optim.Adam([unit_mel], lr=options.learning_rate)
+    else:
+        raise ValueError(f"unknown optimizer {options.optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        total, _, _ = objective(unit_mel)
+        total.backward()
+        return total
+
+    history = []
+    best, stalled = float("inf"), 0
+    bar = tqdm(range(options.iterations), desc="transfer", unit="step", disable=not progress, leave=False)
+    for step in bar:
+        optimizer.step(closure)
+        with torch.no_grad():
+            total, content_value, style_value = objective(unit_mel)
+        row = {
+            "step": step + 1,
+            "total": float(total),
+            "content": float(content_value),
+            "style": float(style_value),
+            "seconds": time.perf_counter() - start,
+        }
+        history.append(row)
+        bar.set_postfix(content=f"{row['content']:.3g}", style=f"{row['style']:.3g}")
+        if not np.isfinite(row["total"]):
+            raise FloatingPointError(f"loss became {row['total']} at step {step + 1}; lower learning_rate")
+        stalled = stalled + 1 if row["total"] >= best * (1.0 - options.tolerance) else 0
+        best = min(best, row["total"])
+        if options.tolerance > 0 and stalled >= options.patience:
+            break
+    return TransferResult(unit_mel.detach().cpu().numpy(), history, time.perf_counter() - start)

@@ -1,0 +1,232 @@
+"""Pipeline configuration: clips, pairs and the configured backbones and vocoders.
+
+``config.yaml`` is first validated for structure by Snakemake against ``schemas/config.schema.yaml``;
+:func:`load_pipeline` then checks what a static schema cannot (registry names, each component's options,
+that audio files exist, that pairs name known clips) and raises :class:`ConfigError` with one clear message.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workflow_scripts.backbones import BACKBONES
+from workflow_scripts.conventions import CONVENTIONS
+from workflow_scripts.demo_corpus import SYNTHS
+from workflow_scripts.errors import ConfigError
+from workflow_scripts.optimise import TransferOptions
+from workflow_scripts.vad import TrimSettings
+from workflow_scripts.vocoders import VOCODERS
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3")
+ROLES = ("content", "style", "both")
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One input clip: a file (``path``) or a built-in demo signal (``synth``)."""
+
+    id: str
+    path: str | None = None
+    synth: str | None = None
+    vad: str | None = None
+    role: str = "both"
+
+    @property
+    def is_content(self) -> bool:
+        return self.role in ("content", "both")
+
+    @property
+    def is_style(self) -> bool:
+        return self.role in ("style", "both")
+
+
+@dataclass(frozen=True)
+class Component:
+    """A configured backbone or vocoder: its config name, registered type and parsed options."""
+
+    name: str
+    kind: str
+    options: Any
+
+    def params(self) -> dict[str, Any]:
+        """Everything that determines this component's outputs (Snakemake ``params``, a rerun trigger)."""
+        return {"type": self.kind, **dataclasses.asdict(self.options)}
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    clips: dict[str, Clip]
+    pairs: tuple[tuple[str, str], ...]
+    backbones: dict[str, Component]
+    vocoders: dict[str, Component]
+    trim: TrimSettings
+    transfer: TransferOptions
+
+    @property
+    def conventions(self) -> tuple[str, ...]:
+        """Mel conventions in use: those of the configured vocoders."""
+        return tuple(sorted({v.options.convention for v in self.vocoders.values()}))
+
+    @property
+    def pair_clips(self) -> tuple[str, ...]:
+        """Clips that take part in at least one pair, in clip order."""
+        used = {clip for pair in self.pairs for clip in pair}
+        return tuple(c for c in self.clips if c in used)
+
+    def trim_settings(self, clip_id: str) -> TrimSettings:
+        clip = self.clips[clip_id]
+        return dataclasses.replace(self.trim, method=clip.vad) if clip.vad else self.trim
+
+
+def load_pipeline(config: Mapping[str, Any]) -> Pipeline:
+    """Build the :class:`Pipeline` from a schema-validated config mapping; raise :class:`ConfigError`."""
+    clips = _collect_clips(config)
+    if not clips:
+        raise ConfigError("config: no clips; list them under clips, sample_sheet or corpus_dir")
+    return Pipeline(
+        clips=clips,
+        pairs=_pairs(config.get("pairs", "cross"), clips),
+        backbones=_components(config["backbones"], BACKBONES, "backbones"),
+        vocoders=_vocoders(config["vocoders"]),
+        trim=parse_options(TrimSettings, config.get("trim") or {}, "trim"),
+        transfer=parse_options(TransferOptions, config.get("transfer") or {}, "transfer"),
+    )
+
+
+def parse_options(cls: type, mapping: Mapping[str, Any], where: str) -> Any:
+    """Instantiate options dataclass ``cls`` from ``mapping``, rejecting unknown keys and wrong types."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(mapping) - set(fields))
+    if unknown:
+        raise ConfigError(f"config: {where}: unknown option {unknown[0]!r}; known: {', '.join(fields)}")
+    hints = typing.get_type_hints(cls)
+    for key, value in mapping.items():
+        if not _matches(value, hints[key]):
+            raise ConfigError(
+                f"config: {where}.{key}: expected {_type_name(hints[key])}, got {type(value).__name__} {value!r}"
+            )
+    return cls(**{k: float(v) if hints[k] is float else v for k, v in mapping.items()})
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return any(_matches(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, typing.get_origin(hint) or hint)
+
+
+def _type_name(hint: Any) -> str:
+    return getattr(hint, "__name__", str(hint))
+
+
+def _components(section: Mapping[str, Any], registry: Mapping[str, type], where: str) -> dict[str, Component]:
+    components = {}
+    for name, entry in section.items():
+        entry = dict(entry or {})
+        kind = entry.pop("type", name)
+        if kind not in registry:
+            raise ConfigError(f"config: {where}.{name}: unknown type {kind!r}; known: {', '.join(sorted(registry))}")
+        options = parse_options(registry[kind].Options, entry, f"{where}.{name}")
+        components[name] = Component(name, kind, options)
+    return components
+
+
+def _vocoders(section: Mapping[str, Any]) -> dict[str, Component]:
+    vocoders = _components(section, VOCODERS, "vocoders")
+    for vocoder in vocoders.values():
+        convention = vocoder.options.convention
+        if convention not in CONVENTIONS:
+            raise ConfigError(
+                f"config: vocoders.{vocoder.name}.convention: unknown convention {convention!r}; "
+                f"known: {', '.join(sorted(CONVENTIONS))}"
+            )
+        accepted = VOCODERS[vocoder.kind].accepted_conventions
+        if accepted is not None and convention not in accepted:
+            raise ConfigError(
+                f"config: vocoders.{vocoder.name}: a {vocoder.kind} vocoder renders only "
+                f"{', '.join(accepted)} mels, not {convention!r}"
+            )
+    return vocoders
+
+
+def clip_id_for(relative: Path) -> str:
+    """Clip id of a discovered file: its path without extension, separators and spaces as ``_``."""
+    return re.sub(r"[\s/\\]+", "_", str(relative.with_suffix("")))
+
+
+def _collect_clips(config: Mapping[str, Any]) -> dict[str, Clip]:
+    found: list[tuple[Clip, str]] = []
+    for entry in config.get("clips") or []:
+        found.append((Clip(**entry), "clips"))
+    if config.get("sample_sheet"):
+        found += [(clip, config["sample_sheet"]) for clip in _read_sample_sheet(Path(config["sample_sheet"]))]
+    if config.get("corpus_dir"):
+        found += [(clip, config["corpus_dir"]) for clip in _discover(Path(config["corpus_dir"]))]
+
+    clips: dict[str, Clip] = {}
+    for clip, origin in found:
+        if clip.id in clips:
+            raise ConfigError(f"config: clip id {clip.id!r} appears twice (again in {origin}); ids must be unique")
+        if clip.synth is not None and clip.synth not in SYNTHS:
+            raise ConfigError(
+                f"config: clip {clip.id!r}: unknown synth {clip.synth!r}; known: {', '.join(sorted(SYNTHS))}"
+            )
+        if clip.path is not None and not Path(clip.path).is_file():
+            raise ConfigError(f"config: clip {clip.id!r}: audio file not found: {clip.path}; fix the path")
+        clips[clip.id] = clip
+    return clips
+
+
+def _read_sample_sheet(sheet: Path) -> list[Clip]:
+    if not sheet.is_file():
+        raise ConfigError(f"config: sample_sheet not found: {sheet}")
+    with open(sheet, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    clips = []
+    for line, row in enumerate(rows, start=2):
+        row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+        if not row.get("path"):
+            raise ConfigError(f"{sheet}:{line}: missing path; the sheet needs a 'path' column")
+        path = Path(row["path"]) if Path(row["path"]).is_absolute() else sheet.parent / row["path"]
+        if row.get("vad") and row["vad"] not in ("webrtcvad", "energy", "none"):
+            raise ConfigError(f"{sheet}:{line}: vad must be webrtcvad, energy or none, not {row['vad']!r}")
+        if row.get("role") and row["role"] not in ROLES:
+            raise ConfigError(f"{sheet}:{line}: role must be one of {', '.join(ROLES)}, not {row['role']!r}")
+        clip_id = row.get("id") or clip_id_for(Path(Path(row["path"]).name))
+        clips.append(Clip(clip_id, str(path), vad=row.get("vad") or None, role=row.get("role") or "both"))
+    return clips
+
+
+def _discover(directory: Path) -> list[Clip]:
+    if not directory.is_dir():
+        raise ConfigError(f"config: corpus_dir not found: {directory}")
+    files = sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+    return [Clip(clip_id_for(p.relative_to(directory)), str(p)) for p in files]
+
+
+def _pairs(spec: str | list[Mapping[str, str]], clips: Mapping[str, Clip]) -> tuple[tuple[str, str], ...]:
+    if spec == "cross":
+        pairs = [(c.id, s.id) for c in clips.values() for s in clips.values() if c.is_content and s.is_style and c != s]
+    else:
+        pairs = []
+        for entry in spec:
+            for role in ("content", "style"):
+                if entry[role] not in clips:
+                    raise ConfigError(f"config: pairs: unknown {role} clip {entry[role]!r}")
+            pairs.append((entry["content"], entry["style"]))
+    if not pairs:
+        raise ConfigError("config: pairs: no (content, style) pairs; check clip roles or list pairs explicitly")
+    return tuple(dict.fromkeys(pairs))  # listed twice = once

@@ -1,0 +1,12 @@
+"""Rule synthesize: render a built-in demo signal to WAV."""
+
+from workflow_scripts.audio_io import save_audio
+from workflow_scripts.demo_corpus import SAMPLE_RATE, SYNTHS
+from workflow_scripts.runtime import run_step
+
+
+def main() -> None:
+    save_audio(snakemake.output.wav, SYNTHS[snakemake.params.synth](SAMPLE_RATE), SAMPLE_RATE)
+
+
+run_step(snakemake, main)

@@ -1,0 +1,42 @@
+"""Rule transfer: optimise a mel with one clip's content and another's style under one backbone."""
+
+import logging
+
+import numpy as np
+import pandas as pd
+import torch
+
+from workflow_scripts.audio_io import atomic_path, save_array
+from workflow_scripts.backbones import BACKBONES, build_backbone
+from workflow_scripts.conventions import get_convention
+from workflow_scripts.optimise import TransferOptions, style_transfer
+from workflow_scripts.runtime import resolve_device, run_step, write_json
+
+
+def main() -> None:
+    convention = get_convention(snakemake.wildcards.convention)
+    device = resolve_device(snakemake.params.device)
+    content, style = (convention.to_unit(torch.from_numpy(np.load(path))) for path in snakemake.input.content_style)
+    options = dict(snakemake.params.backbone)
+    kind = options.pop("type")
+    backbone = build_backbone(kind, BACKBONES[kind].Options(**options), convention.n_mels)
+    logging.info("transfer %s on %s, %s", snakemake.wildcards, device, snakemake.params.transfer)
+    result = style_transfer(content, style, backbone, TransferOptions(**snakemake.params.transfer), device)
+    logging.info("done in %.1f s: %s", result.seconds, result.final)
+
+    save_array(snakemake.output.mel, convention.from_unit(torch.from_numpy(result.unit_mel)).numpy())
+    with atomic_path(snakemake.output.history) as tmp:
+        pd.DataFrame(result.history).to_csv(tmp, sep="\t", index=False)
+    write_json(
+        snakemake.output.summary,
+        {
+            "convention": convention.name,
+            "backbone": snakemake.wildcards.backbone,
+            "device": str(device),
+            "seconds": result.seconds,
+            "final": result.final,
+        },
+    )
+
+
+run_step(snakemake, main)

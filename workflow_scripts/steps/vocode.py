@@ -1,0 +1,37 @@
+"""Rule vocode: render a stylised mel with one vocoder at its convention's sample rate."""
+
+import logging
+import time
+
+import numpy as np
+
+from workflow_scripts.audio_io import save_audio
+from workflow_scripts.runtime import resolve_device, run_step, write_json
+from workflow_scripts.vocoders import VOCODERS, build_vocoder
+
+# Peak ceiling of written audio: vocoders can overshoot full scale; quieter output is left as it is.
+PEAK_CEILING = 0.999
+
+
+def main() -> None:
+    start = time.perf_counter()
+    device = resolve_device(snakemake.params.device)
+    options = dict(snakemake.params.vocoder)
+    kind = options.pop("type")
+    vocoder = build_vocoder(kind, VOCODERS[kind].Options(**options), device)
+    audio = vocoder(np.load(snakemake.input.mel))
+    peak = float(np.max(np.abs(audio)))
+    if peak > PEAK_CEILING:
+        audio = audio * (PEAK_CEILING / peak)
+    save_audio(snakemake.output.wav, audio, vocoder.convention.sample_rate)
+    seconds = time.perf_counter() - start
+    logging.info(
+        "rendered %.2f s of audio in %.1f s on %s",
+        len(audio) / vocoder.convention.sample_rate,
+        seconds,
+        device,
+    )
+    write_json(snakemake.output.summary, {"seconds": seconds, "device": str(device), "peak_before": peak})
+
+
+run_step(snakemake, main)

@@ -1,0 +1,126 @@
+"""Vocoders: features of one mel convention -> waveform at that convention's sample rate.
+
+Each vocoder declares the conventions it accepts (neural vocoders accept exactly the one they were trained on);
+the pipeline only ever hands a vocoder features made in its configured convention. Adding a vocoder means
+writing one subclass with its options dataclass and registering it in :data:`VOCODERS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from workflow_scripts.conventions import MelConvention, get_convention
+
+
+@dataclass(frozen=True)
+class VocoderOptions:
+    """Attributes: convention: name of the mel convention the vocoder renders."""
+
+    convention: str = "hifigan"
+
+
+class Vocoder:
+    """Interface shared by all vocoders."""
+
+    Options: ClassVar[type[VocoderOptions]] = VocoderOptions
+    # Conventions this vocoder can render; ``None`` means any.
+    accepted_conventions: ClassVar[tuple[str, ...] | None] = None
+
+    def __init__(self, options: VocoderOptions, device: torch.device | str = "cpu") -> None:
+        self.options = options
+        self.device = torch.device(device)
+        self.convention: MelConvention = get_convention(options.convention)
+
+    def __call__(self, features: np.ndarray, progress: bool = True) -> np.ndarray:
+        """Render ``(n_mels, frames)`` features to ``frames * hop_length`` float32 samples."""
+        raise NotImplementedError
+
+
+class GriffinLim(Vocoder):
+    """Mel -> linear magnitude by non-negative least squares, then fast Griffin-Lim (Perraudin et al. 2013).
+
+    Works in any convention: the magnitude is recovered through that convention's own filterbank and the phase
+    through its own STFT framing.
+    """
+
+    @dataclass(frozen=True)
+    class Options(VocoderOptions):
+        """Attributes:
+        iterations: Griffin-Lim iterations.
+        momentum: fast Griffin-Lim momentum (0 gives the classic algorithm).
+        nnls_iterations: projected-gradient iterations of the mel -> magnitude least squares.
+        seed: seed of the initial random phase.
+        """
+
+        iterations: int = 100
+        momentum: float = 0.99
+        nnls_iterations: int = 200
+        seed: int = 0
+
+    def __call__(self, features: np.ndarray, progress: bool = True) -> np.ndarray:
+        mel = self.convention.to_mel(torch.as_tensor(features, dtype=torch.float32, device=self.device))
+        magnitude = mel_to_magnitude(mel, self.convention, self.options.nnls_iterations)
+        audio = griffin_lim(
+            magnitude,
+            self.convention,
+            self.options.iterations,
+            self.options.momentum,
+            self.options.seed,
+            progress,
+        )
+        return audio.cpu().numpy().astype(np.float32)
+
+
+def mel_to_magnitude(mel: torch.Tensor, convention: MelConvention, iterations: int = 200) -> torch.Tensor:
+    """Non-negative least-squares estimate of ``|STFT|`` from mel energies ``(n_mels, frames)``.
+
+    Minimises ``||B S - mel||^2`` over ``S >= 0`` (``B``: the mel filterbank) for all frames at once with
+    accelerated projected gradient (FISTA), started from the clamped pseudo-inverse solution.
+    """
+    basis = convention.mel_basis(mel.device)
+    step = 1.0 / torch.linalg.matrix_norm(basis, ord=2) ** 2
+    gram_matrix, target = basis.T @ basis, basis.T @ mel
+    estimate = torch.clamp(torch.linalg.pinv(basis) @ mel, min=0.0)
+    previous, momentum = estimate, 1.0
+    for _ in range(iterations):
+        next_momentum = (1.0 + (1.0 + 4.0 * momentum**2) ** 0.5) / 2.0
+        extrapolated = estimate + ((momentum - 1.0) / next_momentum) * (estimate - previous)
+        previous = estimate
+        estimate = torch.clamp(extrapolated - step * (gram_matrix @ extrapolated - target), min=0.0)
+        momentum = next_momentum
+    return estimate
+
+
+def griffin_lim(
+    magnitude: torch.Tensor,
+    convention: MelConvention,
+    iterations: int = 100,
+    momentum: float = 0.99,
+    seed: int = 0,
+    progress: bool = False,
+) -> torch.Tensor:
+    """Fast Griffin-Lim phase reconstruction of ``(n_fft // 2 + 1, frames)`` magnitudes in ``convention``'s
+    framing; returns ``frames * hop_length`` samples."""
+    generator = torch.Generator().manual_seed(seed)
+    phase = torch.rand(magnitude.shape, generator=generator).to(magnitude.device)
+    angles = torch.polar(torch.ones_like(magnitude), 2.0 * torch.pi * phase)
+    rebuilt = torch.zeros_like(angles)
+    for _ in tqdm(range(iterations), desc="griffin-lim", unit="it", disable=not progress, leave=False):
+        previous = rebuilt
+        rebuilt = convention.stft(convention.istft(magnitude * angles))
+        angles = rebuilt - (momentum / (1.0 + momentum)) * previous
+        angles = angles / (angles.abs() + 1e-16)
+    return convention.istft(magnitude * angles)
+
+
+VOCODERS: dict[str, type[Vocoder]] = {"griffinlim": GriffinLim}
+
+
+def build_vocoder(kind: str, options: VocoderOptions, device: torch.device | str = "cpu") -> Vocoder:
+    """Instantiate the vocoder registered as ``kind``."""
+    return VOCODERS[kind](options, device)
