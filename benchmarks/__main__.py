@@ -1,0 +1,30 @@
+"""`make bench`: every benchmark section, measured in one run on this machine.
+
+Usage: python -m benchmarks [section ...]   (default: all sections)
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+
+import torch
+
+from benchmarks import griffinlim
+
+SECTIONS = {"griffinlim": griffinlim.run}
+
+
+def main(argv: list[str]) -> None:
+    selected = argv or list(SECTIONS)
+    unknown = sorted(set(selected) - set(SECTIONS))
+    if unknown:
+        sys.exit(f"unknown benchmark section {unknown[0]!r}; known: {', '.join(SECTIONS)}")
+    print(f"# Benchmarks on {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, CUDA {'yes' if torch.cuda.is_available() else 'no'}")  # fmt: skip
+    for name in selected:
+        SECTIONS[name]()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,75 @@
+"""Shared benchmark helpers: test clips, timing, memory, table printing."""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workflow_scripts.audio_io import load_audio, normalise, resample, to_mono
+from workflow_scripts.demo_corpus import bowed_tone, plucked_melody
+
+# Real recordings when the checkout sits beside the shared data (never copied into the project).
+SEED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "seed_examples"
+
+
+def clip(name: str, sample_rate: int, seconds: float | None = None) -> np.ndarray:
+    """A benchmark clip, mono at ``sample_rate``, tiled or cut to ``seconds``.
+
+    ``name`` is a seed example (``content1`` ... ``style3``) when present, else a demo synth (``plucked``,
+    ``bowed``) is used so the benchmark also runs on a machine without the shared data.
+    """
+    path = SEED_EXAMPLES / f"{name}.wav"
+    if path.is_file():
+        audio, rate = load_audio(path)
+        mono = resample(to_mono(audio), rate, sample_rate)
+    else:
+        mono = (plucked_melody if "content" in name or name == "plucked" else bowed_tone)(sample_rate)
+    mono = normalise(mono, "peak", -1.0)
+    if seconds is not None:
+        target = int(seconds * sample_rate)
+        mono = np.tile(mono, target // len(mono) + 1)[:target]
+    return mono.astype(np.float32)
+
+
+def source_of(name: str) -> str:
+    return "seed example" if (SEED_EXAMPLES / f"{name}.wav").is_file() else "synthetic"
+
+
+def timed(function: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
+    """Best wall time of ``repeat`` calls and the last result."""
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = function()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def print_table(title: str, rows: Sequence[dict[str, Any]]) -> None:
+    print(f"\n## {title}\n")
+    if not rows:
+        print("(no rows)")
+        return
+    columns = list(rows[0])
+    cells = [[_format(row[c]) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    print("| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in cells:
+        print("| " + " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) + " |")
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,113 @@
+"""Shared test helpers: synthetic signals and a real Snakemake run in a temporary working directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def harmonic(seconds: float, sr: int, f0: float = 150.0, partials: int = 12, vibrato: float = 0.0) -> np.ndarray:
+    """Voiced, speech-like harmonic tone with decaying partials (webrtcvad detects it as speech)."""
+    t = np.arange(int(seconds * sr)) / sr
+    pitch = f0 * (1.0 + vibrato * np.sin(2 * np.pi * 5.0 * t))
+    phase = 2 * np.pi * np.cumsum(pitch) / sr
+    tone = sum(np.sin(k * phase) / k for k in range(1, partials + 1) if k * f0 < sr / 2)
+    return (0.5 * tone / np.max(np.abs(tone))).astype(np.float32)
+
+
+def chirp(seconds: float, sr: int, f_start: float = 200.0, f_end: float = 4000.0) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    phase = 2 * np.pi * (f_start * t + (f_end - f_start) * t**2 / (2 * seconds))
+    return (0.5 * np.sin(phase)).astype(np.float32)
+
+
+def noise_bursts(seconds: float, sr: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    signal = rng.standard_normal(int(seconds * sr)) * 0.2
+    gate = (np.arange(len(signal)) // int(0.1 * sr)) % 2 == 0
+    return (signal * gate).astype(np.float32)
+
+
+def silence(seconds: float, sr: int) -> np.ndarray:
+    return np.zeros(int(seconds * sr), dtype=np.float32)
+
+
+def write_wav(path: Path, audio: np.ndarray, sr: int, subtype: str = "FLOAT") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, audio.T if audio.ndim == 2 else audio, sr, subtype=subtype)
+    return path
+
+
+def tiny_config(**overrides) -> dict:
+    """A config that runs the whole DAG in seconds: small random CNN, few iterations."""
+    config = {
+        "clips": [
+            {"id": "tone", "path": "audio/tone.wav", "vad": "energy", "role": "content"},
+            {"id": "chirp", "path": "audio/chirp.wav", "vad": "energy", "role": "style"},
+            {"id": "noise", "path": "audio/noise.wav", "vad": "none", "role": "style"},
+        ],
+        "pairs": "cross",
+        "transfer": {"iterations": 4},
+        "backbones": {"random_cnn": {"filters": 64, "width": 5}},
+        "vocoders": {"griffinlim": {"iterations": 4, "nnls_iterations": 10}},
+        "threads": 1,
+    }
+    config.update(overrides)
+    return config
+
+
+def make_workdir(path: Path, config: dict) -> Path:
+    """A working directory with the tiny corpus (16 kHz tone, 44.1 kHz stereo chirp, 22.05 kHz noise)."""
+    write_wav(path / "audio/tone.wav", np.concatenate([silence(0.2, 16000), harmonic(1.0, 16000)]), 16000)
+    stereo_chirp = np.stack([chirp(0.8, 44100), 0.5 * chirp(0.8, 44100)])
+    write_wav(path / "audio/chirp.wav", stereo_chirp, 44100, subtype="PCM_16")
+    write_wav(path / "audio/noise.wav", noise_bursts(0.6, 22050), 22050)
+    write_config(path, config)
+    return path
+
+
+def write_config(path: Path, config: dict) -> None:
+    (path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the real workflow on ``workdir`` (its own config.yaml) and return the finished process."""
+    command = [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir),
+        "--cores", "2",
+        *args,
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    if check and process.returncode != 0:
+        raise AssertionError(f"snakemake failed ({process.returncode}):\n{process.stdout}\n{process.stderr}")
+    return process
+
+
+def output_mtimes(workdir: Path) -> dict[str, int]:
+    """Modification times of every pipeline artifact (logs excluded)."""
+    results = workdir / "results"
+    return {
+        str(p.relative_to(results)): p.stat().st_mtime_ns
+        for p in results.rglob("*")
+        if p.is_file() and "logs" not in p.parts
+    }
+
+
+@pytest.fixture(scope="session")
+def built_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny pipeline, run once; tests that change it copy it first."""
+    workdir = make_workdir(tmp_path_factory.mktemp("pipeline"), tiny_config())
+    snakemake(workdir)
+    return workdir

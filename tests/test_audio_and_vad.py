@@ -1,0 +1,122 @@
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import harmonic, noise_bursts, silence, write_wav
+
+from workflow_scripts.audio_io import atomic_path, load_audio, normalise, resample, to_mono
+from workflow_scripts.errors import InputError
+from workflow_scripts.vad import TrimSettings, trim, voiced_span
+
+SR = 16000
+
+
+def padded_burst(burst: np.ndarray, lead: float = 0.5, tail: float = 0.7) -> np.ndarray:
+    return np.concatenate([silence(lead, SR), burst, silence(tail, SR)])
+
+
+# webrtcvad keeps reporting speech for a few frames after it ends (its hangover); energy trimming does not
+@pytest.mark.parametrize(("method", "hangover"), [("webrtcvad", 0.15), ("energy", 0.035)])
+def test_trim_finds_the_voiced_span(method, hangover):
+    audio = padded_burst(harmonic(1.0, SR))
+    start, end = voiced_span(audio, SR, TrimSettings(method=method, padding_ms=0))
+    # the burst is [0.5 s, 1.5 s): none of it is cut, little silence is kept (one 30 ms frame of slack)
+    assert 0.5 - 0.035 <= start / SR <= 0.5 + 0.035
+    assert 1.5 - 0.035 <= end / SR <= 1.5 + hangover
+
+
+def test_padding_is_added_on_both_sides_and_clamped():
+    audio = padded_burst(harmonic(1.0, SR), lead=0.05)
+    bare = voiced_span(audio, SR, TrimSettings(method="energy", padding_ms=0))
+    padded = voiced_span(audio, SR, TrimSettings(method="energy", padding_ms=200))
+    assert padded[0] == 0  # clamped at the start of the file
+    assert padded[1] - bare[1] == int(0.2 * SR)
+
+
+def test_trim_keeps_channels_and_interior_pauses():
+    mono = np.concatenate([silence(0.3, SR), harmonic(0.5, SR), silence(0.4, SR), harmonic(0.5, SR)])
+    stereo = np.stack([mono, 0.5 * mono])
+    trimmed = trim(stereo, SR, TrimSettings(method="energy", padding_ms=0), "x.wav")
+    assert trimmed.shape[0] == 2
+    assert trimmed.shape[1] / SR == pytest.approx(1.4, abs=0.05)  # the 0.4 s pause is content timing
+
+
+def test_none_keeps_everything():
+    audio = padded_burst(noise_bursts(0.5, SR))
+    assert voiced_span(audio, SR, TrimSettings(method="none")) == (0, len(audio))
+
+
+@pytest.mark.parametrize("method", ["webrtcvad", "energy", "none"])
+def test_all_silence_fails_naming_the_file_and_alternatives(method):
+    with pytest.raises(InputError) as error:
+        trim(silence(1.0, SR)[None], SR, TrimSettings(method=method), "corpus/quiet.wav")
+    message = str(error.value)
+    assert message.startswith("corpus/quiet.wav: trimming with")
+    assert "\n" not in message
+    for other in {"webrtcvad", "energy", "none"} - {method}:
+        assert f"'{other}'" in message
+
+
+def test_webrtcvad_rejects_non_speech_and_suggests_energy():
+    with pytest.raises(InputError, match=r"song\.wav: .*'energy'"):
+        trim(padded_burst(0.01 * np.sin(np.arange(SR) * 2 * np.pi * 7000 / SR))[None].astype(np.float32), SR,
+             TrimSettings(method="webrtcvad", aggressiveness=3), "song.wav")  # fmt: skip
+
+
+def test_load_audio_returns_channels_first_float(tmp_path):
+    path = write_wav(tmp_path / "s.wav", np.stack([harmonic(0.5, SR), silence(0.5, SR)]), SR, subtype="PCM_24")
+    audio, sr = load_audio(path)
+    assert audio.dtype == np.float32 and audio.shape == (2, SR // 2) and sr == SR
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"this is not audio", r"bad\.wav: not a readable audio file .*; convert it"),
+        (b"", r"bad\.wav: not a readable audio file"),
+    ],
+)
+def test_unreadable_files_give_one_line_errors(tmp_path, content, expected):
+    path = tmp_path / "bad.wav"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=expected) as error:
+        load_audio(path)
+    assert "\n" not in str(error.value)
+
+
+def test_zero_sample_and_missing_files(tmp_path):
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0, dtype=np.float32), SR)
+    with pytest.raises(InputError, match=r"empty\.wav: contains no samples"):
+        load_audio(empty)
+    with pytest.raises(InputError, match=r"gone\.wav: file not found"):
+        load_audio(tmp_path / "gone.wav")
+
+
+def test_non_finite_samples_are_rejected(tmp_path):
+    audio = harmonic(0.2, SR)
+    audio[100] = np.nan
+    path = write_wav(tmp_path / "nan.wav", audio, SR)
+    with pytest.raises(InputError, match=r"nan\.wav: contains NaN"):
+        load_audio(path)
+
+
+def test_resample_keeps_duration_and_normalise_hits_target():
+    audio = harmonic(1.0, 44100)
+    out = resample(audio, 44100, 22050)
+    assert len(out) == 22050
+    assert np.max(np.abs(normalise(out, "peak", -1.0))) == pytest.approx(10 ** (-1 / 20), rel=1e-5)
+    rms = normalise(0.01 * out, "rms", -20.0)
+    assert np.sqrt(np.mean(rms**2)) == pytest.approx(0.1, rel=1e-3)
+    assert np.max(np.abs(normalise(out, "rms", 0.0))) <= 1.0 + 1e-6  # rms never pushes the peak past 0 dBFS
+    np.testing.assert_array_equal(to_mono(np.stack([out, -out])), np.zeros_like(out))
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out" / "x.npy"
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_bytes(b"partial")
+        raise RuntimeError("killed")
+    assert not target.exists() and list(target.parent.iterdir()) == []
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"whole")
+    assert target.read_bytes() == b"whole" and len(list(target.parent.iterdir())) == 1

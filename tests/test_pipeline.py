@@ -1,0 +1,118 @@
+"""End-to-end: the real workflow on a tiny corpus in a temporary working directory."""
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+from conftest import make_workdir, output_mtimes, snakemake, tiny_config, write_config
+
+pytestmark = pytest.mark.slow
+
+HOP_SECONDS = 256 / 22050
+
+
+def test_outputs_metrics_and_durations(built_workdir):
+    results = built_workdir / "results"
+    metrics = pd.read_csv(results / "metrics.tsv", sep="\t")
+    assert list(zip(metrics["content"], metrics["style"], strict=True)) == [("tone", "chirp"), ("tone", "noise")]
+    assert set(metrics.backbone) == {"random_cnn"} and set(metrics.vocoder) == {"griffinlim"}
+    assert (metrics.duration_error_s.abs() < HOP_SECONDS).all()
+    assert metrics.content_duration_s.iloc[0] == pytest.approx(1.0 + 0.1, abs=0.05)  # 1 s tone + padding
+    assert metrics.steps.max() <= 4 and (metrics.transfer_s > 0).all()
+
+    info = sf.info(results / "audio/griffinlim/random_cnn/tone/chirp.wav")
+    assert info.samplerate == 22050 and info.subtype == "FLOAT" and info.channels == 1
+    stylised = np.load(results / "stylised/hifigan/random_cnn/tone/chirp.npy")
+    content = np.load(results / "mel/hifigan/tone.npy")
+    assert stylised.dtype == np.float32 and stylised.shape == content.shape
+    history = pd.read_csv(results / "stylised/hifigan/random_cnn/tone/chirp.history.tsv", sep="\t")
+    assert list(history.columns) == ["step", "total", "content", "style", "seconds"]
+    # the 44.1 kHz stereo chirp was mixed down and resampled for the 22.05 kHz convention
+    chirp = sf.info(results / "resampled/22050hz/chirp.wav")
+    assert chirp.channels == 1 and chirp.samplerate == 22050
+    assert (results / "logs/transfer/hifigan/random_cnn/tone/chirp.log").read_text().strip()
+
+
+def test_second_run_has_nothing_to_do(built_workdir):
+    assert "Nothing to be done" in snakemake(built_workdir, "--dry-run").stdout
+
+
+def changed(before: dict[str, int], after: dict[str, int]) -> set[str]:
+    return {path for path, mtime in after.items() if before.get(path) != mtime}
+
+
+def test_growing_the_config_rebuilds_only_what_depends_on_the_change(built_workdir, tmp_path):
+    workdir = tmp_path / "grow"
+    shutil.copytree(built_workdir, workdir, symlinks=True)
+    config = tiny_config()
+
+    # 1. a new style clip (a built-in synth): only its own chain and the new pair
+    config["clips"].append({"id": "bowed", "synth": "bowed_tone", "vad": "energy", "role": "style"})
+    before = output_mtimes(workdir)
+    write_config(workdir, config)
+    snakemake(workdir)
+    pair = "random_cnn/tone/bowed"
+    assert changed(before, output_mtimes(workdir)) == {
+        "synth/bowed.wav", "trimmed/bowed.wav", "resampled/22050hz/bowed.wav", "mel/hifigan/bowed.npy",
+        f"stylised/hifigan/{pair}.npy", f"stylised/hifigan/{pair}.history.tsv", f"stylised/hifigan/{pair}.json",
+        f"audio/griffinlim/{pair}.wav", f"audio/griffinlim/{pair}.json", f"metrics/griffinlim/{pair}.tsv",
+        "metrics.tsv",
+    }  # fmt: skip
+
+    # 2. a second backbone: only its transfers and their renderings
+    config["backbones"]["narrow"] = {"type": "random_cnn", "filters": 32, "width": 3}
+    before = output_mtimes(workdir)
+    write_config(workdir, config)
+    snakemake(workdir)
+    new = changed(before, output_mtimes(workdir))
+    assert new - {"metrics.tsv"} and all("/narrow/" in path for path in new - {"metrics.tsv"})
+    assert len([p for p in new if p.startswith("stylised/")]) == 3 * 3  # 3 pairs x (mel, history, summary)
+
+    # 3. changing that backbone's parameters rebuilds only that backbone's outputs
+    config["backbones"]["narrow"]["width"] = 5
+    before = output_mtimes(workdir)
+    write_config(workdir, config)
+    snakemake(workdir)
+    assert changed(before, output_mtimes(workdir)) == new
+
+    # 4. a vocoder in another convention: new mels, reusing the 22.05 kHz resampled audio
+    config["vocoders"]["gl_wavenet"] = {"type": "griffinlim", "convention": "wavenet", "iterations": 4}
+    before = output_mtimes(workdir)
+    write_config(workdir, config)
+    snakemake(workdir)
+    new = changed(before, output_mtimes(workdir))
+    assert {p.split("/")[0] for p in new} == {"mel", "stylised", "audio", "metrics", "metrics.tsv"}
+    assert all(p.startswith(("mel/wavenet/", "stylised/wavenet/")) for p in new if p.startswith(("mel", "styl")))
+    assert all("/gl_wavenet/" in p for p in new if p.startswith(("audio", "metrics/")))
+    assert len(pd.read_csv(workdir / "results/metrics.tsv", sep="\t")) == 3 * 2 * 2
+
+
+def test_invalid_config_stops_before_any_job(tmp_path):
+    workdir = make_workdir(tmp_path, {**tiny_config(), "colour": "blue"})
+    process = snakemake(workdir, check=False)
+    assert process.returncode != 0
+    assert "Additional properties are not allowed ('colour' was unexpected)" in process.stderr
+    assert not (workdir / "results").exists()
+
+    write_config(workdir, tiny_config(backbones={"resnet": {}}))
+    process = snakemake(workdir, check=False)
+    assert process.returncode != 0
+    assert "config: backbones.resnet: unknown type 'resnet'; known: random_cnn" in process.stderr
+    assert not (workdir / "results").exists()
+
+
+def test_a_bad_clip_fails_alone_with_one_line(tmp_path):
+    config = tiny_config()
+    config["clips"].append({"id": "broken", "path": "audio/broken.wav", "role": "style"})
+    workdir = make_workdir(tmp_path, config)
+    (workdir / "audio/broken.wav").write_bytes(b"RIFF but not really a wav")
+    process = snakemake(workdir, "--keep-going", check=False)
+    assert process.returncode != 0
+    line = next(line for line in process.stderr.splitlines() if "broken.wav:" in line)
+    assert "audio/broken.wav: not a readable audio file" in line and "convert it to WAV, FLAC or OGG" in line
+    results = workdir / "results"
+    for style in ("chirp", "noise"):  # the unaffected pairs completed
+        assert (results / f"metrics/griffinlim/random_cnn/tone/{style}.tsv").is_file()
+    assert not (results / "trimmed/broken.wav").exists()

@@ -1,0 +1,142 @@
+import numpy as np
+import pytest
+import torch
+from conftest import chirp, harmonic, silence
+
+from workflow_scripts.backbones import RandomCNN, build_backbone
+from workflow_scripts.conventions import HIFIGAN, WAVENET
+from workflow_scripts.errors import InputError
+from workflow_scripts.optimise import TransferOptions, style_transfer
+from workflow_scripts.vocoders import GriffinLim, griffin_lim, mel_to_magnitude
+
+
+def unit_mel(audio: np.ndarray) -> np.ndarray:
+    return HIFIGAN.to_unit(torch.from_numpy(HIFIGAN.features(audio))).numpy()
+
+
+@pytest.fixture(scope="module")
+def content_and_style():
+    """Content with timing (three notes separated by rests); style a chirp."""
+    notes = [np.concatenate([harmonic(0.25, 22050, f0=f0), silence(0.15, 22050)]) for f0 in (180, 240, 300)]
+    return unit_mel(np.concatenate(notes)), unit_mel(chirp(0.7, 22050))
+
+
+def envelope_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a.mean(axis=0), b.mean(axis=0))[0, 1])
+
+
+def small_cnn(**options) -> RandomCNN:
+    return RandomCNN(RandomCNN.Options(filters=256, width=5, **options), n_mels=80)
+
+
+@pytest.mark.parametrize("frames", [1, 7, 86, 431])
+def test_random_cnn_features_keep_time_axis(frames):
+    maps = small_cnn()(torch.rand(1, 80, frames))
+    assert set(maps) == {"relu"} and maps["relu"].shape == (256, frames)
+    assert float(maps["relu"].min()) >= 0.0
+
+
+def test_random_cnn_is_seeded_and_follows_he_init():
+    a, b, c = small_cnn(seed=1), small_cnn(seed=1), small_cnn(seed=2)
+    torch.testing.assert_close(a.conv.weight, b.conv.weight, rtol=0, atol=0)
+    assert not torch.equal(a.conv.weight, c.conv.weight)
+    expected_std = np.sqrt(2) * np.sqrt(2 / ((80 + 256) * 5))
+    assert float(a.conv.weight.std()) == pytest.approx(expected_std, rel=0.05)
+    assert not any(p.requires_grad for p in a.parameters())
+
+
+def test_state_dict_file_gives_identical_features(tmp_path):
+    source = small_cnn(seed=3)
+    torch.save(source.state_dict(), tmp_path / "w.pt")
+    loaded = small_cnn(seed=99, weights=str(tmp_path / "w.pt"))
+    x = torch.rand(1, 80, 50)
+    torch.testing.assert_close(loaded(x)["relu"], source(x)["relu"], rtol=0, atol=0)
+
+
+def test_missing_weights_file_is_a_clear_error(tmp_path):
+    with pytest.raises(InputError, match=r"nope\.pt: backbone weights file not found"):
+        build_backbone("random_cnn", RandomCNN.Options(weights=str(tmp_path / "nope.pt")), 80)
+
+
+@pytest.mark.parametrize("init", ["content", "noise"])
+def test_lbfgs_transfer_reduces_style_loss_tenfold_and_keeps_shape(content_and_style, init):
+    content, style = content_and_style
+    options = TransferOptions(iterations=30, init=init, tolerance=0)
+    result = style_transfer(content, style, small_cnn(), options, progress=False)
+    assert result.unit_mel.shape == content.shape and result.unit_mel.dtype == np.float32
+    first_style = small_cnn_style_loss(content if init == "content" else None, content, style)
+    assert result.final["style"] < first_style / 10
+    assert envelope_correlation(result.unit_mel, content) > 0.8  # the content's timing survives
+    assert np.isfinite(result.unit_mel).all() and result.unit_mel.std() > 0.05  # not flat
+
+
+def small_cnn_style_loss(start, content, style) -> float:
+    from workflow_scripts.optimise import Objective
+
+    objective = Objective(small_cnn(), torch.from_numpy(content), torch.from_numpy(style))
+    start = torch.from_numpy(start) if start is not None else torch.full_like(torch.from_numpy(content), 0.5)
+    return float(objective(start)[2])
+
+
+def test_adam_transfer_runs_and_improves(content_and_style):
+    content, style = content_and_style
+    result = style_transfer(
+        content, style, small_cnn(), TransferOptions(optimizer="adam", learning_rate=0.01, iterations=20,
+                                                     tolerance=0), progress=False)  # fmt: skip
+    assert len(result.history) == 20
+    assert result.history[-1]["total"] < result.history[0]["total"]
+
+
+def test_transfer_is_deterministic_on_cpu(content_and_style):
+    content, style = content_and_style
+    runs = [
+        style_transfer(content, style, small_cnn(), TransferOptions(iterations=5, init="noise"), progress=False)
+        for _ in range(2)
+    ]
+    np.testing.assert_array_equal(runs[0].unit_mel, runs[1].unit_mel)
+
+
+def test_early_stop_on_convergence(content_and_style):
+    content, _ = content_and_style
+    # style == content: the content initialisation is already optimal, so after the first step the run stops
+    # once `patience` further steps have not improved
+    result = style_transfer(content, content, small_cnn(), TransferOptions(iterations=100, patience=3),
+                            progress=False)  # fmt: skip
+    assert len(result.history) == 1 + 3
+
+
+def test_nnls_recovers_a_magnitude_consistent_with_the_mel():
+    magnitude = HIFIGAN.stft(torch.from_numpy(harmonic(0.5, 22050))).abs()
+    mel = HIFIGAN.mel_basis() @ magnitude
+    estimate = mel_to_magnitude(mel, HIFIGAN, iterations=300)
+    assert float(estimate.min()) >= 0.0
+    relative_residual = torch.linalg.norm(HIFIGAN.mel_basis() @ estimate - mel) / torch.linalg.norm(mel)
+    assert float(relative_residual) < 0.02
+
+
+def spectral_convergence_db(audio: torch.Tensor, magnitude: torch.Tensor) -> float:
+    rebuilt = HIFIGAN.stft(audio).abs()[:, : magnitude.shape[1]]
+    return float(20 * torch.log10(torch.linalg.norm(rebuilt - magnitude) / torch.linalg.norm(magnitude)))
+
+
+def test_fast_griffin_lim_converges_and_beats_plain_griffin_lim():
+    magnitude = HIFIGAN.stft(torch.from_numpy(harmonic(1.0, 22050, vibrato=0.01))).abs()
+    fast = spectral_convergence_db(griffin_lim(magnitude, HIFIGAN, 50, momentum=0.99), magnitude)
+    plain = spectral_convergence_db(griffin_lim(magnitude, HIFIGAN, 50, momentum=0.0), magnitude)
+    assert fast < -20.0
+    assert fast < plain - 3.0
+
+
+@pytest.mark.parametrize("convention", [HIFIGAN, WAVENET], ids=["hifigan", "wavenet"])
+def test_griffin_lim_vocoder_duration_and_level(convention):
+    audio = harmonic(1.0, 22050)
+    features = convention.features(audio)
+    vocoder = GriffinLim(GriffinLim.Options(convention=convention.name, iterations=30))
+    rendered = vocoder(features, progress=False)
+    assert rendered.shape == (features.shape[1] * convention.hop_length,)
+    assert abs(len(rendered) - len(audio)) < convention.hop_length
+    rms_ratio = np.sqrt(np.mean(rendered**2)) / np.sqrt(np.mean(audio[: len(rendered)] ** 2))
+    assert 0.5 < rms_ratio < 2.0
+    # the rendered audio's mel is close to the one it was rendered from
+    error = np.abs(convention.features(rendered) - features).mean() / np.ptp(features)
+    assert error < 0.05
