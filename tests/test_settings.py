@@ -52,6 +52,7 @@ def test_per_clip_vad_overrides_corpus_method(corpus):
         ({"vocoders": {"melgan": {}}}, "vocoders.melgan: unknown type 'melgan'; known: griffinlim"),
         ({"pairs": [{"content": "tone", "style": "missing"}]}, "pairs: unknown style clip 'missing'"),
         ({"transfer": {"iters": 3}}, "transfer: unknown option 'iters'"),
+        ({"backbones": {"random_cnn": {"weights": "w.pt"}}}, "random_cnn.weights: file not found: w.pt"),
         ({"clips": [{"id": "x", "path": "nowhere.wav"}]}, "clip 'x': audio file not found: nowhere.wav"),
         ({"clips": [{"id": "x", "synth": "violin"}]}, "clip 'x': unknown synth 'violin'"),
         ({"clips": [{"id": "a", "synth": "bowed_tone", "role": "style"}]}, "no (content, style) pairs"),

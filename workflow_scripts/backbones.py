@@ -16,7 +16,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from workflow_scripts.errors import InputError
+from workflow_scripts.errors import ConfigError, InputError
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,12 @@ class Backbone(nn.Module):
 
     def forward(self, unit_mel: torch.Tensor) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    @classmethod
+    def check_options(cls, options: BackboneOptions, where: str) -> None:
+        """Fail at configuration time, before any job runs, if ``options`` cannot work; raise ConfigError."""
+        if options.weights != "random" and not Path(options.weights).is_file():
+            raise ConfigError(f"config: {where}.weights: file not found: {options.weights}; fix the path or use random")
 
     def finish_init(self) -> None:
         """Load weights if a file is configured, then freeze; subclasses call this at the end of ``__init__``."""

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from workflow_scripts.backbones import BACKBONES
-from workflow_scripts.conventions import CONVENTIONS
 from workflow_scripts.demo_corpus import SYNTHS
 from workflow_scripts.errors import ConfigError
 from workflow_scripts.optimise import TransferOptions
@@ -95,7 +94,7 @@ def load_pipeline(config: Mapping[str, Any]) -> Pipeline:
         clips=clips,
         pairs=_pairs(config.get("pairs", "cross"), clips),
         backbones=_components(config["backbones"], BACKBONES, "backbones"),
-        vocoders=_vocoders(config["vocoders"]),
+        vocoders=_components(config["vocoders"], VOCODERS, "vocoders"),
         trim=parse_options(TrimSettings, config.get("trim") or {}, "trim"),
         transfer=parse_options(TransferOptions, config.get("transfer") or {}, "transfer"),
     )
@@ -140,26 +139,9 @@ def _components(section: Mapping[str, Any], registry: Mapping[str, type], where:
         if kind not in registry:
             raise ConfigError(f"config: {where}.{name}: unknown type {kind!r}; known: {', '.join(sorted(registry))}")
         options = parse_options(registry[kind].Options, entry, f"{where}.{name}")
+        registry[kind].check_options(options, f"{where}.{name}")
         components[name] = Component(name, kind, options)
     return components
-
-
-def _vocoders(section: Mapping[str, Any]) -> dict[str, Component]:
-    vocoders = _components(section, VOCODERS, "vocoders")
-    for vocoder in vocoders.values():
-        convention = vocoder.options.convention
-        if convention not in CONVENTIONS:
-            raise ConfigError(
-                f"config: vocoders.{vocoder.name}.convention: unknown convention {convention!r}; "
-                f"known: {', '.join(sorted(CONVENTIONS))}"
-            )
-        accepted = VOCODERS[vocoder.kind].accepted_conventions
-        if accepted is not None and convention not in accepted:
-            raise ConfigError(
-                f"config: vocoders.{vocoder.name}: a {vocoder.kind} vocoder renders only "
-                f"{', '.join(accepted)} mels, not {convention!r}"
-            )
-    return vocoders
 
 
 def clip_id_for(relative: Path) -> str:

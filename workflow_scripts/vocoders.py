@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from workflow_scripts.conventions import MelConvention, get_convention
+from workflow_scripts.conventions import CONVENTIONS, MelConvention, get_convention
+from workflow_scripts.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,20 @@ class Vocoder:
     def __call__(self, features: np.ndarray, progress: bool = True) -> np.ndarray:
         """Render ``(n_mels, frames)`` features to ``frames * hop_length`` float32 samples."""
         raise NotImplementedError
+
+    @classmethod
+    def check_options(cls, options: VocoderOptions, where: str) -> None:
+        """Fail at configuration time, before any job runs, if ``options`` cannot work; raise ConfigError."""
+        if options.convention not in CONVENTIONS:
+            raise ConfigError(
+                f"config: {where}.convention: unknown convention {options.convention!r}; "
+                f"known: {', '.join(sorted(CONVENTIONS))}"
+            )
+        if cls.accepted_conventions is not None and options.convention not in cls.accepted_conventions:
+            raise ConfigError(
+                f"config: {where}: this vocoder renders only {', '.join(cls.accepted_conventions)} mels, "
+                f"not {options.convention!r}"
+            )
 
 
 class GriffinLim(Vocoder):
