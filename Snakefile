@@ -26,3 +26,20 @@ include: "rules/mel.smk"
 include: "rules/transfer.smk"
 include: "rules/vocode.smk"
 include: "rules/evaluate.smk"
+
+
+onstart:
+    clear_failure_records(LOGS)
+
+
+onsuccess:
+    write_failures_table(LOGS, PATTERNS["failures"])
+
+
+onerror:
+    failed = write_failures_table(LOGS, PATTERNS["failures"])
+    if failed:
+        print(
+            f"{failed} job(s) failed on bad input; see {PATTERNS['failures']}",
+            file=sys.stderr,
+        )

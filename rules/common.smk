@@ -1,11 +1,13 @@
 # Configuration, sample table, wildcard constraints and input functions shared by every stage.
 
 import re
+import sys
 
 from snakemake.utils import min_version, validate
 
 from workflow_scripts.conventions import get_convention
 from workflow_scripts.errors import ConfigError
+from workflow_scripts.runtime import clear_failure_records, write_failures_table
 from workflow_scripts.settings import load_pipeline
 
 min_version("9.0")
@@ -30,6 +32,7 @@ PATTERNS = {
     "audio": f"{RESULTS}/audio/{{vocoder}}/{{backbone}}/{{content}}/{{style}}",
     "row": f"{RESULTS}/metrics/{{vocoder}}/{{backbone}}/{{content}}/{{style}}.tsv",
     "metrics": f"{RESULTS}/metrics.tsv",
+    "failures": f"{RESULTS}/failures.tsv",
 }
 
 

@@ -78,10 +78,13 @@ def normalise(audio: np.ndarray, mode: str, target_db: float, source: str = "aud
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
 
-    A killed or failed writer never leaves a partial file where a later run would trust it.
+    A killed or failed writer never leaves a partial file where a later run would trust it; temporary files a
+    killed writer left for the same target are removed.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.stem}.*{path.suffix}"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:

@@ -1,12 +1,15 @@
-"""What every rule script needs: logging to the rule's log file, one-line input errors, thread and device setup."""
+"""What every rule script needs: logging to the rule's log file, one-line input errors recorded for
+``results/failures.tsv``, thread and device setup."""
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -16,24 +19,55 @@ from workflow_scripts.errors import InputError
 
 log = logging.getLogger("audio_style")
 
+FAILURE_SUFFIX = ".failure.json"
+FAILURE_COLUMNS = ("rule", "job", "message")
+
 
 def run_step(snakemake: Any, main: Callable[[], None]) -> None:
     """Run a rule script's ``main`` with logging to its log file and stderr.
 
     An :class:`InputError` (a bad clip or file) is reported as one line naming the file and what to do, and the
-    job fails; any other exception is a bug and keeps its traceback.
+    job fails; any other exception is a bug and keeps its traceback. Either way the failure is recorded beside the
+    job's log for :func:`write_failures_table`.
     """
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if snakemake.log:
+    record = Path(snakemake.log[0] + FAILURE_SUFFIX) if snakemake.log else None
+    if record is not None:
+        record.unlink(missing_ok=True)
         handlers.append(logging.FileHandler(snakemake.log[0], mode="w", encoding="utf-8"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers)
     torch.set_num_threads(max(int(snakemake.threads), 1))
     try:
         main()
-    except InputError as error:
+    except Exception as error:
+        if record is not None:
+            message = str(error) if isinstance(error, InputError) else f"{type(error).__name__}: {error}"
+            job = ",".join(f"{k}={v}" for k, v in snakemake.wildcards.items())
+            write_json(record, {"rule": snakemake.rule, "job": job, "message": message})
+        if not isinstance(error, InputError):
+            raise
         log.error("%s", error)
         logging.shutdown()
         sys.exit(1)
+
+
+def clear_failure_records(logs: str | os.PathLike) -> None:
+    """Forget the failures of earlier runs (every failed job is retried, so it records again if it fails)."""
+    for record in Path(logs).rglob(f"*{FAILURE_SUFFIX}"):
+        record.unlink()
+
+
+def write_failures_table(logs: str | os.PathLike, table: str | os.PathLike) -> int:
+    """Collect the failure records under ``logs`` into a TSV (header only when nothing failed); return the count."""
+    rows = sorted(
+        (json.loads(record.read_text(encoding="utf-8")) for record in Path(logs).rglob(f"*{FAILURE_SUFFIX}")),
+        key=lambda row: (row["rule"], row["job"]),
+    )
+    with atomic_path(table) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, FAILURE_COLUMNS, delimiter="\t", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return len(rows)
 
 
 def resolve_device(name: str) -> torch.device:

@@ -20,7 +20,16 @@ def main() -> None:
     options = dict(snakemake.params.backbone)
     kind = options.pop("type")
     backbone = build_backbone(kind, BACKBONES[kind].Options(**options), convention.n_mels)
-    logging.info("transfer %s on %s, %s", snakemake.wildcards, device, snakemake.params.transfer)
+    w = snakemake.wildcards
+    logging.info(
+        "optimising %s in the style of %s with %s (%s mels) on %s; %s",
+        w.content,
+        w.style,
+        w.backbone,
+        w.convention,
+        device,
+        snakemake.params.transfer,
+    )
     result = style_transfer(content, style, backbone, TransferOptions(**snakemake.params.transfer), device)
     logging.info("done in %.1f s: %s", result.seconds, result.final)
 

@@ -1,0 +1,173 @@
+"""Bad inputs, odd formats, interruptions and determinism."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+from conftest import REPO, chirp, harmonic, make_workdir, silence, snakemake, tiny_config, write_config, write_wav
+
+from workflow_scripts.audio_io import load_audio, normalise, resample, to_mono
+from workflow_scripts.conventions import HIFIGAN
+from workflow_scripts.errors import InputError
+from workflow_scripts.vad import TrimSettings, trim
+
+FORMATS = [  # (file name, libsndfile format, subtype, channels, sample rate)
+    ("u8.wav", "WAV", "PCM_U8", 1, 16000),
+    ("s16.wav", "WAV", "PCM_16", 1, 22050),
+    ("s24.wav", "WAV", "PCM_24", 2, 44100),
+    ("s32.wav", "WAV", "PCM_32", 1, 48000),
+    ("f32.wav", "WAV", "FLOAT", 1, 24000),
+    ("f64.wav", "WAV", "DOUBLE", 1, 22050),
+    ("six.wav", "WAV", "PCM_16", 6, 48000),
+    ("narrow.wav", "WAV", "PCM_16", 1, 8000),
+    ("hires.wav", "WAV", "PCM_24", 2, 96000),
+    ("lossless.flac", "FLAC", "PCM_16", 2, 44100),
+    ("lossy.ogg", "OGG", "VORBIS", 1, 44100),
+]
+
+
+def prepared_features(path, method="energy"):
+    """What the trim -> resample -> mel stages do to one file."""
+    audio, sr = load_audio(path)
+    trimmed = trim(audio, sr, TrimSettings(method=method, padding_ms=0), str(path))
+    mono = normalise(resample(to_mono(trimmed), sr, HIFIGAN.sample_rate), "peak", -1.0)
+    return trimmed, HIFIGAN.features(mono)
+
+
+@pytest.mark.parametrize(("name", "container", "subtype", "channels", "sr"), FORMATS, ids=[f[0] for f in FORMATS])
+def test_every_supported_format_goes_through_the_front_end(tmp_path, name, container, subtype, channels, sr):
+    mono = np.concatenate([silence(0.25, sr), harmonic(1.0, sr, f0=200.0), silence(0.25, sr)])
+    audio = np.stack([mono * (1 - 0.1 * c) for c in range(channels)]) if channels > 1 else mono
+    path = tmp_path / name
+    sf.write(path, audio.T, sr, format=container, subtype=subtype)
+    trimmed, features = prepared_features(path)
+    assert trimmed.shape[0] == channels
+    assert trimmed.shape[1] / sr == pytest.approx(1.0, abs=0.04)
+    assert features.shape[0] == 80 and features.shape[1] == pytest.approx(22050 / 256, abs=4)
+    assert np.isfinite(features).all() and features.max() > np.log(1e-5) + 5
+
+
+def test_a_ten_minute_file_keeps_its_length(tmp_path):
+    sr = 16000
+    path = write_wav(tmp_path / "long.wav", np.tile(harmonic(1.0, sr), 600), sr, subtype="PCM_16")
+    _, features = prepared_features(path, method="webrtcvad")
+    assert features.shape == (80, 600 * 22050 // 256)
+
+
+def test_heavy_clipping_is_processed_and_normalised(tmp_path):
+    clipped = np.clip(8.0 * harmonic(1.0, 22050), -1.0, 1.0)
+    assert np.mean(np.abs(clipped) == 1.0) > 0.3
+    path = write_wav(tmp_path / "hot.wav", clipped, 22050, subtype="PCM_16")
+    audio, _ = load_audio(path)
+    assert np.max(np.abs(normalise(to_mono(audio), "peak", -1.0))) == pytest.approx(10 ** (-1 / 20), rel=1e-4)
+    assert np.isfinite(prepared_features(path)[1]).all()
+
+
+def test_infinite_samples_are_rejected(tmp_path):
+    audio = harmonic(0.2, 16000)
+    audio[5] = np.inf
+    with pytest.raises(InputError, match=r"inf\.wav: contains NaN or infinite samples"):
+        load_audio(write_wav(tmp_path / "inf.wav", audio, 16000))
+
+
+@pytest.mark.slow
+def test_clip_shorter_than_an_analysis_window_is_a_clear_error(tmp_path):
+    config = tiny_config(pairs=[{"content": "tone", "style": "click"}])
+    config["clips"].append({"id": "click", "path": "audio/click.wav", "vad": "none"})
+    workdir = make_workdir(tmp_path, config)
+    write_wav(workdir / "audio/click.wav", harmonic(0.02, 22050), 22050)
+    process = snakemake(workdir, check=False)
+    assert process.returncode != 0
+    assert "click.wav: 20 ms after trimming is shorter than one analysis window (46 ms)" in process.stderr
+
+
+@pytest.mark.slow
+def test_a_mixed_corpus_with_bad_files_completes_every_unaffected_pair(tmp_path):
+    workdir = tmp_path
+    audio = workdir / "corpus"
+    write_wav(audio / "voix élevée.flac", np.stack([harmonic(0.8, 48000)] * 2), 48000, subtype="PCM_24")
+    sf.write(audio / "six channels.wav", np.stack([harmonic(0.8, 8000)] * 6).T, 8000, subtype="PCM_16")
+    sf.write(audio / "take.ogg", harmonic(0.8, 44100), 44100, format="OGG", subtype="VORBIS")
+    (audio / "empty.wav").write_bytes(b"")
+    write_wav(audio / "quiet.wav", silence(1.0, 16000), 16000)
+    write_wav(audio / "style.wav", chirp(0.8, 22050), 22050)
+    sheet = "path\trole\tvad\n" + "".join(
+        f"{name}\tcontent\tenergy\n"
+        for name in ("voix élevée.flac", "six channels.wav", "take.ogg", "empty.wav", "quiet.wav")
+    )
+    (audio / "clips.tsv").write_text(sheet + "style.wav\tstyle\tnone\n", encoding="utf-8")
+    write_config(workdir, tiny_config(clips=[], sample_sheet="corpus/clips.tsv"))
+
+    process = snakemake(workdir, "--keep-going", check=False)
+    assert process.returncode != 0
+    assert "2 job(s) failed on bad input; see results/failures.tsv" in process.stderr
+
+    results = workdir / "results"
+    for good in ("voix_élevée", "six_channels", "take"):
+        assert (results / f"metrics/griffinlim/random_cnn/{good}/style.tsv").is_file()
+    failures = pd.read_csv(results / "failures.tsv", sep="\t")
+    assert list(failures["job"]) == ["clip=empty", "clip=quiet"] and set(failures["rule"]) == {"trim"}
+    assert failures["message"][0].startswith("corpus/empty.wav: not a readable audio file")
+    assert failures["message"][1].startswith("corpus/quiet.wav: trimming with 'energy' found no voiced audio")
+    assert not list(results.rglob(".*"))  # no temporary files left behind
+    assert not (results / "trimmed/empty.wav").exists() and not (results / "metrics.tsv").exists()
+
+    # fixing the corpus (dropping the bad files) and rerunning clears the failures table
+    (audio / "clips.tsv").write_text(
+        "\n".join(line for line in (sheet + "style.wav\tstyle\tnone\n").splitlines() if "empty" not in line
+                  and "quiet" not in line) + "\n", encoding="utf-8")  # fmt: skip
+    snakemake(workdir)
+    assert len(pd.read_csv(results / "failures.tsv", sep="\t")) == 0
+    assert len(pd.read_csv(results / "metrics.tsv", sep="\t")) == 3
+
+
+def artifacts(workdir):
+    """Every data artifact (audio and arrays) of a run, loaded."""
+    results = workdir / "results"
+    loaded = {}
+    for path in sorted(results.rglob("*")):
+        if path.suffix == ".npy":
+            loaded[str(path.relative_to(results))] = np.load(path)
+        elif path.suffix == ".wav":
+            loaded[str(path.relative_to(results))] = sf.read(path, dtype="float32")[0]
+    return loaded
+
+
+def slow_config():
+    """Long enough transfers to be killed in the middle of optimisation."""
+    return tiny_config(transfer={"iterations": 400, "tolerance": 0}, backbones={"random_cnn": {"filters": 256}})
+
+
+@pytest.mark.slow
+def test_sigkill_mid_transfer_then_restart_equals_an_uninterrupted_run(tmp_path):
+    reference = make_workdir(tmp_path / "reference", slow_config())
+    snakemake(reference)
+
+    workdir = make_workdir(tmp_path / "killed", slow_config())
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
+               str(workdir), "--cores", "2"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    logs = workdir / "results/logs/transfer"
+    deadline = time.monotonic() + 300
+    while not any("in the style of" in p.read_text() for p in logs.rglob("*.log")) if logs.exists() else True:
+        assert time.monotonic() < deadline and process.poll() is None, "no transfer started"
+        time.sleep(0.05)
+    time.sleep(0.5)  # inside the optimisation loop
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    stylised = workdir / "results/stylised"
+    assert not list(stylised.rglob("*.npy")), "a transfer output appeared under its final name before completion"
+
+    snakemake(workdir, "--unlock")
+    snakemake(workdir)
+    expected, actual = artifacts(reference), artifacts(workdir)
+    assert sorted(actual) == sorted(expected) and len(actual) >= 10
+    for name, array in expected.items():  # CPU runs are bit-identical
+        np.testing.assert_array_equal(actual[name], array, err_msg=name)
+    assert not list((workdir / "results").rglob(".*"))
