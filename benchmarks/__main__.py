@@ -10,9 +10,9 @@ import sys
 
 import torch
 
-from benchmarks import griffinlim
+from benchmarks import griffinlim, long_clips
 
-SECTIONS = {"griffinlim": griffinlim.run}
+SECTIONS = {"griffinlim": griffinlim.run, "long_clips": long_clips.run}
 
 
 def main(argv: list[str]) -> None:

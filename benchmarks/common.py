@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import resource
 import time
 from collections.abc import Callable, Sequence
@@ -9,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from workflow_scripts.audio_io import load_audio, normalise, resample, to_mono
 from workflow_scripts.demo_corpus import bowed_tone, plucked_melody
@@ -53,6 +56,21 @@ def timed(function: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (MiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_isolated(function: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """Run ``function(*args)`` in a fresh process; its result gains ``peak_rss_mb``, that process's own peak.
+
+    ``function`` must be importable (module level) so the spawned process can find it.
+    """
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_with_peak_rss, (function, *args))
+
+
+def _with_peak_rss(function: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    result = function(*args)
+    return {**result, "peak_rss_mb": peak_rss_mb()}
 
 
 def print_table(title: str, rows: Sequence[dict[str, Any]]) -> None:
