@@ -10,9 +10,9 @@ import sys
 
 import torch
 
-from benchmarks import griffinlim
+from benchmarks import griffinlim, vocoders
 
-SECTIONS = {"griffinlim": griffinlim.run}
+SECTIONS = {"griffinlim": griffinlim.run, "vocoders": vocoders.run}
 
 
 def main(argv: list[str]) -> None:
