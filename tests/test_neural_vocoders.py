@@ -224,10 +224,10 @@ def test_random_weight_wavenet_vocoder_renders_frames_times_hop_at_22050(tmp_pat
     # full-width layers as in the checkpoint, but only two of them to keep the test fast
     torch.manual_seed(1)
     torch.save({"state_dict": build_wavenet(layers=2, stacks=1).state_dict()}, tmp_path / "w.pth")
-    options = WaveNetVocoder.Options(checkpoint=str(tmp_path / "w.pth"), layers=2, stacks=1, chunk=1024)
+    options = WaveNetVocoder.Options(checkpoint=str(tmp_path / "w.pth"), layers=2, stacks=1, chunk=512)
     WaveNetVocoder.check_options(options, "vocoders.wavenet")
     vocoder = WaveNetVocoder(options)
-    features = WAVENET.features(harmonic(0.2, 22050))
+    features = WAVENET.features(harmonic(0.1, 22050))
     audio = vocoder(features, progress=False)
     assert isinstance(vocoder.convention, MelConvention) and vocoder.convention.sample_rate == 22050
     assert audio.dtype == np.float32 and audio.shape == (features.shape[1] * WAVENET.hop_length,)

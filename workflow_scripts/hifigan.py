@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,7 +160,7 @@ def load_generator(checkpoint: str = "universal", device: torch.device | str = "
     path = checkpoint_path(checkpoint)
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError) as error:
+    except (OSError, RuntimeError, ValueError, pickle.UnpicklingError) as error:
         detail = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise InputError(
             f"{path}: cannot read HiFi-GAN checkpoint ({detail}); check the vocoder's checkpoint"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import pickle
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +70,7 @@ def load_wavenet(path: str | Path, device: torch.device | str = "cpu", **overrid
     """
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError) as error:
+    except (OSError, RuntimeError, ValueError, pickle.UnpicklingError) as error:
         detail = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise InputError(f"{path}: cannot read WaveNet checkpoint ({detail}); check vocoders.*.checkpoint") from None
     state = saved["state_dict"] if isinstance(saved, dict) and "state_dict" in saved else saved
