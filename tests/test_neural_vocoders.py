@@ -43,7 +43,9 @@ def round_trip_error(vocoder: HiFiGAN, features: np.ndarray, reference: np.ndarr
     return log_mel_error_db(vocoder(features, progress=False), reference, HIFIGAN)
 
 
-ROUND_TRIP_BOUND = 4.0  # dB; the right convention measured about 3 dB here
+# dB. Measured here: right convention 3.5 (Griffin-Lim 2.1); fmax 11025 7.7, hop 300 13.8, log10 19.6
+ROUND_TRIP_BOUND = 4.5
+WRONG_CONVENTION_MINIMUM = 6.5
 
 
 def test_hifigan_round_trip_meets_the_bound_and_renders_frames_times_hop(hifigan, melody):
@@ -63,7 +65,7 @@ def test_hifigan_round_trip_meets_the_bound_and_renders_frames_times_hop(hifigan
 )
 def test_hifigan_round_trip_catches_a_wrong_convention(hifigan, melody, wrong):
     error = round_trip_error(hifigan, wrong(melody), HIFIGAN.features(melody))
-    assert error > 1.5 * ROUND_TRIP_BOUND
+    assert error > WRONG_CONVENTION_MINIMUM
 
 
 def test_fold_weight_norm_matches_torch_weight_norm():
