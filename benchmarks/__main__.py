@@ -10,9 +10,9 @@ import sys
 
 import torch
 
-from benchmarks import griffinlim, long_clips
+from benchmarks import griffinlim, long_clips, vocoders
 
-SECTIONS = {"griffinlim": griffinlim.run, "long_clips": long_clips.run}
+SECTIONS = {"griffinlim": griffinlim.run, "vocoders": vocoders.run, "long_clips": long_clips.run}
 
 
 def main(argv: list[str]) -> None:

@@ -7,9 +7,12 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import torch
 
 from workflow_scripts.audio_io import duration
+from workflow_scripts.conventions import UNIT_DB_RANGE, MelConvention
 
 KEY_COLUMNS = ["content", "style", "backbone", "vocoder"]
 
@@ -54,3 +57,31 @@ def aggregate(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=KEY_COLUMNS)
     return pd.concat(frames, ignore_index=True).sort_values(KEY_COLUMNS, ignore_index=True)
+
+
+def log_mel_error_db(
+    audio: np.ndarray, reference: np.ndarray, convention: MelConvention, range_db: float = 80.0
+) -> float:
+    """Round-trip error of a vocoder: mean absolute mel difference (dB) between ``audio`` and ``reference``.
+
+    Parameters
+    ----------
+    audio : np.ndarray
+        Rendered mono audio at ``convention``'s sample rate.
+    reference : np.ndarray
+        Features ``(n_mels, frames)`` in ``convention`` (what the audio was rendered from, or the source's mel).
+    convention : MelConvention
+        Convention both mels are measured in.
+    range_db : float
+        Both mels are floored this far below the reference's peak, so inaudible bins do not dominate.
+
+    Returns
+    -------
+    float
+        The error in dB over the frames both mels have.
+    """
+    mels = [convention.features(audio), reference]
+    frames = min(m.shape[1] for m in mels)
+    rendered, target = (convention.to_unit(torch.from_numpy(m[:, :frames])).numpy() * UNIT_DB_RANGE for m in mels)
+    floor = target.max() - range_db
+    return float(np.abs(np.maximum(rendered, floor) - np.maximum(target, floor)).mean())

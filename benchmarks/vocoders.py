@@ -1,0 +1,76 @@
+"""Neural vocoders: HiFi-GAN real-time factor and round-trip error beside Griffin-Lim's; fast WaveNet generation
+against wavenet_vocoder's own ``incremental_forward`` with the same (random) weights."""
+
+from __future__ import annotations
+
+import torch
+
+from benchmarks.common import clip, print_table, source_of, timed
+from workflow_scripts.conventions import HIFIGAN, WAVENET
+from workflow_scripts.metrics import log_mel_error_db
+from workflow_scripts.vocoders import GriffinLim, HiFiGAN, WaveNetVocoder
+from workflow_scripts.wavenet import LOG_SCALE_MIN, FastWaveNet, build_wavenet, render
+
+
+def hifigan_section(seconds: float = 10.0) -> None:
+    audio = clip("content2", HIFIGAN.sample_rate, seconds)
+    features = HIFIGAN.features(audio)
+    rows = []
+    for name, vocoder in [
+        ("griffinlim (100 it.)", GriffinLim(GriffinLim.Options())),
+        ("hifigan universal", HiFiGAN(HiFiGAN.Options())),
+        ("hifigan lj", HiFiGAN(HiFiGAN.Options(checkpoint="lj"))),
+    ]:
+        elapsed, rendered = timed(lambda v=vocoder: v(features, progress=False))
+        rows.append(
+            {
+                "vocoder": name,
+                "seconds": elapsed,
+                "real-time factor (audio s / compute s)": seconds / elapsed,
+                "round-trip log-mel error dB": log_mel_error_db(rendered, features, HIFIGAN),
+            }
+        )
+    print_table(
+        f"HiFi-GAN vs Griffin-Lim, {seconds:g} s clip ({source_of('content2')}), {torch.get_num_threads()} threads, "
+        "audio -> mel -> vocoder -> mel (hifigan convention, 80 dB range)",
+        rows,
+    )
+
+
+def wavenet_section(seconds: float = 5.0, incremental_frames: int = 8) -> None:
+    torch.manual_seed(0)
+    model = build_wavenet()
+    model.make_generation_fast_()
+    model.eval()
+    features = torch.from_numpy(WAVENET.features(clip("content2", WAVENET.sample_rate, seconds)))
+    frames = features.shape[1]
+
+    incremental_samples = incremental_frames * WAVENET.hop_length  # ~2000 samples: it runs at ~93 samples/s
+    with torch.no_grad():
+        slow_s, _ = timed(
+            lambda: model.incremental_forward(
+                c=features[None, :, :incremental_frames], T=incremental_samples, log_scale_min=LOG_SCALE_MIN
+            )
+        )
+    slow_rate = incremental_samples / slow_s
+    rows = [{"generator": "wavenet_vocoder incremental_forward", "samples": incremental_samples,
+             "seconds": slow_s, "samples/s": slow_rate, "speed-up": 1.0}]  # fmt: skip
+    defaults = WaveNetVocoder.Options()
+    for dtype, chunk in [(torch.bfloat16, defaults.chunk), (torch.bfloat16, 4 * defaults.chunk),
+                         (torch.float32, defaults.chunk)]:  # fmt: skip
+        fast = FastWaveNet(model, dtype)
+        fast_s, audio = timed(lambda f=fast, c=chunk: render(f, features, c, defaults.fade))
+        rate = len(audio) / fast_s
+        rows.append({"generator": f"FastWaveNet {str(dtype).removeprefix('torch.')}, chunk {chunk}",
+                     "samples": frames * WAVENET.hop_length, "seconds": fast_s, "samples/s": rate,
+                     "speed-up": rate / slow_rate})  # fmt: skip
+    print_table(
+        f"WaveNet (r9y9 20180510 architecture, random weights), {torch.get_num_threads()} threads; "
+        f"fast path on a {seconds:g} s utterance, fade {defaults.fade}; target speed-up >= 20",
+        rows,
+    )
+
+
+def run() -> None:
+    hifigan_section()
+    wavenet_section()

@@ -1,0 +1,237 @@
+"""HiFi-GAN and WaveNet vocoders: conventions, checkpoint loading, fast WaveNet generation."""
+
+import dataclasses
+import itertools
+
+import numpy as np
+import pytest
+import torch
+import wavenet_vocoder.wavenet
+from conftest import harmonic, silence
+
+from workflow_scripts.conventions import HIFIGAN, WAVENET, MelConvention
+from workflow_scripts.errors import ConfigError, InputError
+from workflow_scripts.hifigan import Generator, bundled_config, fold_weight_norm, load_generator
+from workflow_scripts.metrics import log_mel_error_db
+from workflow_scripts.settings import load_pipeline
+from workflow_scripts.vocoders import HiFiGAN, WaveNetVocoder
+from workflow_scripts.wavenet import (
+    LOG_SCALE_MIN,
+    FastWaveNet,
+    build_wavenet,
+    load_wavenet,
+    plan_chunks,
+    stitch,
+)
+
+# --- HiFi-GAN ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hifigan() -> HiFiGAN:
+    return HiFiGAN(HiFiGAN.Options())
+
+
+@pytest.fixture(scope="module")
+def melody() -> np.ndarray:
+    """Three gliding notes separated by rests: a hop or frame-rate error misplaces them in time."""
+    notes = [np.concatenate([harmonic(0.2, 22050, f0=f0, vibrato=0.03), silence(0.08, 22050)]) for f0 in (140, 210)]
+    return np.concatenate([*notes, harmonic(0.2, 22050, f0=170, vibrato=0.03)])
+
+
+def round_trip_error(vocoder: HiFiGAN, features: np.ndarray, reference: np.ndarray) -> float:
+    return log_mel_error_db(vocoder(features, progress=False), reference, HIFIGAN)
+
+
+# dB. Measured here: right convention 3.5 (Griffin-Lim 2.1); fmax 11025 7.7, hop 300 13.8, log10 19.6
+ROUND_TRIP_BOUND = 4.5
+WRONG_CONVENTION_MINIMUM = 6.5
+
+
+def test_hifigan_round_trip_meets_the_bound_and_renders_frames_times_hop(hifigan, melody):
+    features = HIFIGAN.features(melody)
+    audio = hifigan(features, progress=False)
+    assert audio.dtype == np.float32 and audio.shape == (features.shape[1] * HIFIGAN.hop_length,)
+    assert round_trip_error(hifigan, features, features) < ROUND_TRIP_BOUND
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        pytest.param(lambda a: HIFIGAN.features(a) / np.log(10), id="log10-instead-of-ln"),
+        pytest.param(lambda a: dataclasses.replace(HIFIGAN, fmax=11025.0).features(a), id="fmax-11025"),
+        pytest.param(lambda a: dataclasses.replace(HIFIGAN, hop_length=300).features(a), id="hop-300"),
+    ],
+)
+def test_hifigan_round_trip_catches_a_wrong_convention(hifigan, melody, wrong):
+    error = round_trip_error(hifigan, wrong(melody), HIFIGAN.features(melody))
+    assert error > WRONG_CONVENTION_MINIMUM
+
+
+def test_fold_weight_norm_matches_torch_weight_norm():
+    conv = torch.nn.utils.weight_norm(torch.nn.ConvTranspose1d(8, 4, 5, 2))
+    plain = torch.nn.ConvTranspose1d(8, 4, 5, 2)
+    plain.load_state_dict(fold_weight_norm(conv.state_dict()))
+    x = torch.randn(1, 8, 20)
+    torch.testing.assert_close(plain(x), conv(x))
+
+
+def test_user_checkpoint_in_jik876_layout_loads(tmp_path):
+    torch.manual_seed(0)
+    source = Generator(bundled_config()).eval()
+    torch.save({"generator": source.state_dict(), "steps": 1}, tmp_path / "g_00000001")
+    loaded = load_generator(str(tmp_path / "g_00000001"))
+    mel = torch.randn(1, 80, 4)
+    torch.testing.assert_close(loaded(mel), source(mel))
+
+
+def test_bundled_lj_checkpoint_loads_and_renders():
+    generator = load_generator("lj")
+    assert generator(torch.full((1, 80, 3), -5.0)).shape == (1, 1, 3 * HIFIGAN.hop_length)
+
+
+def test_unreadable_hifigan_checkpoint_is_a_clear_error(tmp_path):
+    (tmp_path / "g.pt").write_text("not a checkpoint")
+    with pytest.raises(InputError, match=r"g\.pt: cannot read HiFi-GAN checkpoint"):
+        load_generator(str(tmp_path / "g.pt"))
+
+
+# --- WaveNet -------------------------------------------------------------------------------------------------
+
+SMALL = {"layers": 6, "stacks": 2, "residual_channels": 32, "gate_channels": 32, "skip_out_channels": 16}
+
+
+def small_wavenet(seed: int = 0, **overrides):
+    torch.manual_seed(seed)
+    return build_wavenet(**{**SMALL, **overrides})
+
+
+def test_r9y9_preset_has_the_20180510_receptive_field():
+    model = build_wavenet()
+    assert model.receptive_field == 505 and len(model.conv_layers) == 24
+
+
+@pytest.mark.parametrize("legacy", [True, False])
+def test_fast_path_matches_incremental_forward_teacher_forced(monkeypatch, legacy):
+    model = small_wavenet(legacy=legacy)
+    model.make_generation_fast_()
+    model.eval()
+    frames = 3
+    conditioning = torch.rand(2, 80, frames)
+    inputs = torch.rand(2, 1, frames * 256) * 2 - 1
+    # incremental_forward returns samples; record the distribution parameters it samples from
+    captured = []
+    sample = wavenet_vocoder.wavenet.sample_from_discretized_mix_logistic
+
+    def record(params, log_scale_min):
+        captured.append(params.clone())
+        return sample(params, log_scale_min=log_scale_min)
+
+    monkeypatch.setattr(wavenet_vocoder.wavenet, "sample_from_discretized_mix_logistic", record)
+    with torch.no_grad():
+        model.incremental_forward(c=conditioning, test_inputs=inputs, T=None, log_scale_min=LOG_SCALE_MIN)
+    reference = torch.cat(captured, dim=2)
+
+    fast = FastWaveNet(model)
+    ours = fast.distribution(inputs[:, 0], fast.upsample(conditioning))
+    assert ours.shape == reference.shape == (2, 30, frames * 256)
+    torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-5)
+
+
+def test_bfloat16_fast_path_stays_close_to_float32():
+    model = small_wavenet()
+    model.make_generation_fast_()
+    model.eval()
+    inputs, conditioning = torch.rand(1, 512) * 2 - 1, torch.rand(1, 80, 2)
+    exact, rounded = FastWaveNet(model), FastWaveNet(model, torch.bfloat16)
+    reference = exact.distribution(inputs, exact.upsample(conditioning))
+    error = (rounded.distribution(inputs, rounded.upsample(conditioning)) - reference).abs().max()
+    assert float(error / reference.abs().max()) < 0.05
+
+
+@pytest.mark.parametrize("total, chunk", [(10_000, 2048), (2_000, 2048), (5_121, 1000)])
+def test_chunk_plan_covers_the_signal_with_warmup(total, chunk):
+    warmup, fade = 505, 128
+    chunks, length = plan_chunks(total, chunk, warmup, fade)
+    assert chunks[0].keep == 0 and chunks[-1].end == total
+    for previous, current in itertools.pairwise(chunks):
+        assert current.keep < previous.end  # overlapping: a cross-fade region
+        assert current.keep - current.start >= warmup  # state flushed before output is kept
+    assert all(0 <= c.start and c.start + length <= total and c.end <= c.start + length for c in chunks)
+
+
+def max_step(audio: torch.Tensor) -> float:
+    return float(audio.diff().abs().max())
+
+
+def test_stitched_seams_add_no_discontinuity():
+    # every chunk continues the same tone with its own phase, as independently sampled chunks do
+    total, sr = 8000, 22050
+    chunks, length = plan_chunks(total, 2000, warmup=505, fade=128)
+    t = torch.arange(length, dtype=torch.float64)
+    rows = torch.stack(
+        [0.5 * torch.sin(2 * torch.pi * 220 * (t + c.start) / sr + 1.7 * i) for i, c in enumerate(chunks)]
+    )
+    audio = stitch(rows, chunks, total)
+    surrounding = max_step(rows[0])
+    # an equal-power fade of two in-phase-ish tones can reach sqrt(2) times either's slope, never a jump
+    assert max_step(audio) <= np.sqrt(2) * surrounding
+    # without the cross-fade the seams jump far above the signal's own sample-to-sample steps
+    cut = torch.cat([row[c.keep - c.start + (128 if i else 0) : c.end - c.start] for i, (row, c) in
+                     enumerate(zip(rows, chunks, strict=True))])  # fmt: skip
+    assert max_step(cut) > 3 * surrounding
+    # equal-power fade keeps the level of uncorrelated chunks
+    rms = audio.square().mean().sqrt()
+    assert float(rms) == pytest.approx(0.5 / np.sqrt(2), rel=0.05)
+
+
+def save_small_checkpoint(path, layout: str, seed: int = 0, **overrides):
+    model = small_wavenet(seed, **overrides)
+    state = model.state_dict()
+    torch.save({"state_dict": state, "global_step": 320000} if layout == "r9y9" else state, path)
+    return model
+
+
+@pytest.mark.parametrize("layout", ["r9y9", "bare"])
+def test_loader_accepts_r9y9_and_bare_state_dicts(tmp_path, layout):
+    source = save_small_checkpoint(tmp_path / "w.pth", layout)
+    source.make_generation_fast_()
+    source.eval()
+    loaded = load_wavenet(tmp_path / "w.pth", **SMALL)
+    x, c = torch.rand(1, 1, 512) * 2 - 1, torch.rand(1, 80, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x, c), source(x, c))
+
+
+def test_checkpoint_of_another_architecture_is_a_clear_error(tmp_path):
+    save_small_checkpoint(tmp_path / "w.pth", "r9y9")
+    with pytest.raises(InputError, match=r"w\.pth: weights do not fit r9y9's 20180510 WaveNet"):
+        load_wavenet(tmp_path / "w.pth")
+
+
+def test_missing_wavenet_checkpoint_fails_at_config_time(tmp_path):
+    config = {
+        "clips": [{"id": "a", "synth": "plucked_melody"}, {"id": "b", "synth": "bowed_tone"}],
+        "backbones": {"random_cnn": {}},
+        "vocoders": {"wavenet": {"checkpoint": str(tmp_path / "missing.pth")}},
+    }
+    with pytest.raises(ConfigError, match=r"vocoders\.wavenet\.checkpoint: file not found: .*missing\.pth"):
+        load_pipeline(config)
+    config["vocoders"] = {"wavenet": {"checkpoint": str(tmp_path), "convention": "hifigan"}}
+    with pytest.raises(ConfigError, match="renders only wavenet mels"):
+        load_pipeline(config)
+
+
+def test_random_weight_wavenet_vocoder_renders_frames_times_hop_at_22050(tmp_path):
+    # full-width layers as in the checkpoint, but only two of them to keep the test fast
+    torch.manual_seed(1)
+    torch.save({"state_dict": build_wavenet(layers=2, stacks=1).state_dict()}, tmp_path / "w.pth")
+    options = WaveNetVocoder.Options(checkpoint=str(tmp_path / "w.pth"), layers=2, stacks=1, chunk=512)
+    WaveNetVocoder.check_options(options, "vocoders.wavenet")
+    vocoder = WaveNetVocoder(options)
+    features = WAVENET.features(harmonic(0.1, 22050))
+    audio = vocoder(features, progress=False)
+    assert isinstance(vocoder.convention, MelConvention) and vocoder.convention.sample_rate == 22050
+    assert audio.dtype == np.float32 and audio.shape == (features.shape[1] * WAVENET.hop_length,)
+    assert np.isfinite(audio).all() and np.abs(audio).max() <= np.sqrt(2) and audio.std() > 0  # equal-power seams
+    np.testing.assert_array_equal(vocoder(features, progress=False), audio)  # seeded
