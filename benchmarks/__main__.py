@@ -10,9 +10,9 @@ import sys
 
 import torch
 
-from benchmarks import griffinlim
+from benchmarks import backbones, griffinlim
 
-SECTIONS = {"griffinlim": griffinlim.run}
+SECTIONS = {"griffinlim": griffinlim.run, "backbones": backbones.run}
 
 
 def main(argv: list[str]) -> None:
