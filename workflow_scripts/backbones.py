@@ -3,7 +3,9 @@
 Every backbone maps a unit-scale mel (see :mod:`workflow_scripts.conventions`), shaped ``(1, n_mels, frames)``,
 to named feature maps shaped ``(channels, positions)``. Content loss compares the maps named in
 ``content_layers``; style (Gram) loss compares those in ``style_layers``. Adding a backbone means writing one
-subclass with its options dataclass and registering it in :data:`BACKBONES`.
+subclass with its options dataclass and registering it in :data:`BACKBONES`. The torchvision image backbones
+(VGG-19, ResNet-50, ViT-B/16) derive from :class:`ImageBackbone` and share one input adaptation,
+:func:`mel_to_image`.
 """
 
 from __future__ import annotations
@@ -74,10 +76,7 @@ class Backbone(nn.Module):
             own = self.state_dict()
             missing = [key for key in own if key not in state]
             if missing:
-                raise InputError(
-                    f"{weights}: no key {missing[0]!r}; expected a {type(self).__name__} state_dict with "
-                    f"torchvision's key names"
-                )
+                raise InputError(f"{weights}: no key {missing[0]!r}; expected a {type(self).__name__} state_dict")
             try:
                 self.load_state_dict({key: state[key] for key in own})
             except RuntimeError as error:
