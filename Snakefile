@@ -1,4 +1,4 @@
-# Neural audio style transfer: trim -> resample -> mel -> transfer -> vocode -> evaluate.
+# Neural audio style transfer: trim -> resample -> mel -> (style_stats) transfer -> vocode -> evaluate.
 # Configuration: config.yaml (schema: schemas/config.schema.yaml). See README.md.
 
 
@@ -23,6 +23,7 @@ include: "rules/synthesize.smk"
 include: "rules/trim.smk"
 include: "rules/resample.smk"
 include: "rules/mel.smk"
+include: "rules/style_stats.smk"
 include: "rules/transfer.smk"
 include: "rules/vocode.smk"
 include: "rules/evaluate.smk"

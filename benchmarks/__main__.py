@@ -10,9 +10,14 @@ import sys
 
 import torch
 
-from benchmarks import griffinlim, long_clips, vocoders
+from benchmarks import backbones, griffinlim, long_clips, vocoders
 
-SECTIONS = {"griffinlim": griffinlim.run, "vocoders": vocoders.run, "long_clips": long_clips.run}
+SECTIONS = {
+    "griffinlim": griffinlim.run,
+    "vocoders": vocoders.run,
+    "backbones": backbones.run,
+    "long_clips": long_clips.run,
+}
 
 
 def main(argv: list[str]) -> None:

@@ -28,6 +28,7 @@ PATTERNS = {
     "trimmed": f"{RESULTS}/trimmed/{{clip}}.wav",
     "resampled": f"{RESULTS}/resampled/{{rate}}hz/{{clip}}.wav",
     "mel": f"{RESULTS}/mel/{{convention}}/{{clip}}.npy",
+    "style_stats": f"{RESULTS}/style_stats/{{convention}}/{{backbone}}/{{style}}.pt",
     "stylised": f"{RESULTS}/stylised/{{convention}}/{{backbone}}/{{content}}/{{style}}",
     "audio": f"{RESULTS}/audio/{{vocoder}}/{{backbone}}/{{content}}/{{style}}",
     "row": f"{RESULTS}/metrics/{{vocoder}}/{{backbone}}/{{content}}/{{style}}.tsv",

@@ -1,10 +1,8 @@
 rule transfer:
     """Gatys optimisation of one (content, style) pair with one backbone, in one mel convention."""
     input:
-        content_style=[
-            PATTERNS["mel"].replace("{clip}", "{content}"),
-            PATTERNS["mel"].replace("{clip}", "{style}"),
-        ],
+        content=PATTERNS["mel"].replace("{clip}", "{content}"),
+        style_stats=PATTERNS["style_stats"],
     output:
         mel=PATTERNS["stylised"] + ".npy",
         history=PATTERNS["stylised"] + ".history.tsv",

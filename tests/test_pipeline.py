@@ -56,6 +56,7 @@ def test_growing_the_config_rebuilds_only_what_depends_on_the_change(built_workd
     pair = "random_cnn/tone/bowed"
     assert changed(before, output_mtimes(workdir)) == {
         "synth/bowed.wav", "trimmed/bowed.wav", "resampled/22050hz/bowed.wav", "mel/hifigan/bowed.npy",
+        "style_stats/hifigan/random_cnn/bowed.pt",
         f"stylised/hifigan/{pair}.npy", f"stylised/hifigan/{pair}.history.tsv", f"stylised/hifigan/{pair}.json",
         f"audio/griffinlim/{pair}.wav", f"audio/griffinlim/{pair}.json", f"metrics/griffinlim/{pair}.tsv",
         "metrics.tsv",
@@ -69,6 +70,7 @@ def test_growing_the_config_rebuilds_only_what_depends_on_the_change(built_workd
     new = changed(before, output_mtimes(workdir))
     assert new - {"metrics.tsv"} and all("/narrow/" in path for path in new - {"metrics.tsv"})
     assert len([p for p in new if p.startswith("stylised/")]) == 3 * 3  # 3 pairs x (mel, history, summary)
+    assert len([p for p in new if p.startswith("style_stats/")]) == 3  # one per style clip
 
     # 3. changing that backbone's parameters rebuilds only that backbone's outputs
     config["backbones"]["narrow"]["width"] = 5
@@ -83,8 +85,9 @@ def test_growing_the_config_rebuilds_only_what_depends_on_the_change(built_workd
     write_config(workdir, config)
     snakemake(workdir)
     new = changed(before, output_mtimes(workdir))
-    assert {p.split("/")[0] for p in new} == {"mel", "stylised", "audio", "metrics", "metrics.tsv"}
-    assert all(p.startswith(("mel/wavenet/", "stylised/wavenet/")) for p in new if p.startswith(("mel", "styl")))
+    assert {p.split("/")[0] for p in new} == {"mel", "style_stats", "stylised", "audio", "metrics", "metrics.tsv"}
+    wavenet = ("mel/wavenet/", "style_stats/wavenet/", "stylised/wavenet/")
+    assert all(p.startswith(wavenet) for p in new if p.startswith(("mel", "styl")))
     assert all("/gl_wavenet/" in p for p in new if p.startswith(("audio", "metrics/")))
     assert len(pd.read_csv(workdir / "results/metrics.tsv", sep="\t")) == 3 * 2 * 2
 

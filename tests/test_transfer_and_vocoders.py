@@ -72,8 +72,10 @@ def test_lbfgs_transfer_reduces_style_loss_tenfold_and_keeps_shape(content_and_s
 
 def small_cnn_style_loss(start, content, style) -> float:
     from workflow_scripts.optimise import Objective
+    from workflow_scripts.style_statistics import style_targets
 
-    objective = Objective(small_cnn(), torch.from_numpy(content), torch.from_numpy(style))
+    backbone = small_cnn()
+    objective = Objective(backbone, torch.from_numpy(content), style_targets(backbone, torch.from_numpy(style)))
     start = torch.from_numpy(start) if start is not None else torch.full_like(torch.from_numpy(content), 0.5)
     return float(objective(start)[2])
 

@@ -3,18 +3,24 @@
 Every backbone maps a unit-scale mel (see :mod:`workflow_scripts.conventions`), shaped ``(1, n_mels, frames)``,
 to named feature maps shaped ``(channels, positions)``. Content loss compares the maps named in
 ``content_layers``; style (Gram) loss compares those in ``style_layers``. Adding a backbone means writing one
-subclass with its options dataclass and registering it in :data:`BACKBONES`.
+subclass with its options dataclass and registering it in :data:`BACKBONES`. The torchvision image backbones
+(VGG-19, ResNet-50, ViT-B/16) derive from :class:`ImageBackbone` and share one input adaptation,
+:func:`mel_to_image`.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
+from urllib.parse import urlparse
 
 import torch
+import torchvision
 from torch import nn
+from torchvision.models import WeightsEnum
 
 from workflow_scripts.errors import ConfigError, InputError
 
@@ -40,8 +46,9 @@ class Backbone(nn.Module):
     """Interface shared by all backbones. Parameters are frozen: only the input is optimised."""
 
     Options: ClassVar[type[BackboneOptions]] = BackboneOptions
-    content_layers: tuple[str, ...]
-    style_layers: tuple[str, ...]
+    # {layer: weight}; each loss is the weighted mean over its layers
+    content_layers: Mapping[str, float]
+    style_layers: Mapping[str, float]
 
     def __init__(self, options: BackboneOptions, n_mels: int) -> None:
         super().__init__()
@@ -58,11 +65,29 @@ class Backbone(nn.Module):
             raise ConfigError(f"config: {where}.weights: file not found: {options.weights}; fix the path or use random")
 
     def finish_init(self) -> None:
-        """Load weights if a file is configured, then freeze; subclasses call this at the end of ``__init__``."""
-        if self.options.weights != "random":
-            self.load_state_dict(_load_state_dict(self.options.weights))
+        """Load the configured weights unless ``random``, then freeze; subclasses call this at the end of ``__init__``.
+
+        Keys of the loaded state dict that this backbone does not hold are ignored (a full network's state dict
+        loads into a backbone cut after an earlier layer); a missing key or a shape mismatch is an InputError.
+        """
+        weights = self.options.weights
+        if weights != "random":
+            state = self.state_dict_for(weights)
+            own = self.state_dict()
+            missing = [key for key in own if key not in state]
+            if missing:
+                raise InputError(f"{weights}: no key {missing[0]!r}; expected a {type(self).__name__} state_dict")
+            try:
+                self.load_state_dict({key: state[key] for key in own})
+            except RuntimeError as error:
+                detail = str(error).splitlines()[-1].strip()
+                raise InputError(f"{weights}: does not fit {type(self).__name__} ({detail})") from None
         self.requires_grad_(False)
         self.eval()
+
+    def state_dict_for(self, weights: str) -> dict[str, torch.Tensor]:
+        """The state dict that ``weights`` (not ``random``) names."""
+        return _load_state_dict(weights)
 
 
 class RandomCNN(Backbone):
@@ -82,11 +107,9 @@ class RandomCNN(Backbone):
         content_weight: float = 1.0
         style_weight: float = 3.0
 
-    content_layers = ("relu",)
-    style_layers = ("relu",)
-
     def __init__(self, options: RandomCNN.Options, n_mels: int) -> None:
         super().__init__(options, n_mels)
+        self.content_layers = self.style_layers = {"relu": 1.0}
         self.conv = nn.Conv1d(n_mels, options.filters, options.width, padding=options.width // 2, bias=False)
         std = math.sqrt(2.0) * math.sqrt(2.0 / ((n_mels + options.filters) * options.width))
         generator = torch.Generator().manual_seed(options.seed)
@@ -98,12 +121,279 @@ class RandomCNN(Backbone):
         return {"relu": torch.relu(self.conv(unit_mel))[0]}
 
 
-BACKBONES: dict[str, type[Backbone]] = {"random_cnn": RandomCNN}
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def padded_size(size: int, multiple: int, minimum: int) -> int:
+    """Smallest length ``>= max(size, minimum)`` that is a multiple of ``multiple``."""
+    return math.ceil(max(size, minimum) / multiple) * multiple
+
+
+def mel_to_image(unit_mel: torch.Tensor, multiple: int = 1, minimum: int = 1) -> torch.Tensor:
+    """The one input adaptation of every image backbone: unit-scale mel -> ImageNet-normalised 3-channel image.
+
+    The unit-scale mel (0 is silence, about 1 a loud partial) is read as a grey image with intensities in
+    ``[0, 1]``: rows are mel bands (lowest first), columns are frames. It is padded with silence (0) at the high
+    frequency edge and at the end of time until both sides are at least ``minimum`` and a multiple of
+    ``multiple``, repeated to 3 channels and normalised with the ImageNet mean and standard deviation. Nothing is
+    resized, so every frame keeps its own columns; the operation is differentiable and the optimisation variable
+    stays the mel itself.
+
+    Args:
+        unit_mel: ``(1, n_mels, frames)``.
+        multiple: both sides are padded to a multiple of this (a ViT's patch size).
+        minimum: both sides are padded to at least this (the total stride of the deepest layer used).
+
+    Returns:
+        ``(1, 3, height, width)`` with ``height >= n_mels`` and ``width >= frames``.
+    """
+    _, n_mels, frames = unit_mel.shape
+    pad_frames = padded_size(frames, multiple, minimum) - frames
+    pad_mels = padded_size(n_mels, multiple, minimum) - n_mels
+    grey = nn.functional.pad(unit_mel, (0, pad_frames, 0, pad_mels))
+    mean = torch.tensor(IMAGENET_MEAN, device=unit_mel.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=unit_mel.device).view(1, 3, 1, 1)
+    return (grey[:, None] - mean) / std
+
+
+@dataclass(frozen=True)
+class ImageBackboneOptions(BackboneOptions):
+    """Options of the torchvision ImageNet backbones.
+
+    Attributes:
+        weights: ``random`` (torchvision's initialisation, seeded by ``seed``), ``imagenet`` (torchvision's
+            weight registry; the file must already be in torch hub's checkpoint cache) or a path to a
+            ``state_dict`` with torchvision's key names (keys of layers deeper than the ones used are ignored).
+        content_layers: ``{layer: weight}``; the content loss is the weighted mean of these layers' losses.
+        style_layers: ``{layer: weight}``; the style loss is the weighted mean of these layers' Gram losses.
+    """
+
+    content_layers: dict[str, float] = field(default_factory=dict)
+    style_layers: dict[str, float] = field(default_factory=dict)
+
+
+class ImageBackbone(Backbone):
+    """A torchvision ImageNet network run on the mel as an image (see :func:`mel_to_image`).
+
+    Subclasses name their selectable ``layers`` (shallow to deep), the registry entry of their ImageNet
+    weights, how the input must be padded, and keep only the modules up to the deepest selected layer, under
+    torchvision's attribute names (so torchvision state dicts load as they are).
+    """
+
+    Options: ClassVar[type[ImageBackboneOptions]] = ImageBackboneOptions
+    layers: ClassVar[tuple[str, ...]]
+    imagenet: ClassVar[WeightsEnum]
+    multiple: ClassVar[int] = 1
+    minimum: ClassVar[int] = 1
+
+    def __init__(self, options: ImageBackboneOptions, n_mels: int) -> None:
+        super().__init__(options, n_mels)
+        self.content_layers = dict(options.content_layers)
+        self.style_layers = dict(options.style_layers)
+        self.depth = 1 + max(self.layers.index(name) for name in {*self.content_layers, *self.style_layers})
+        # torchvision initialises from the global generator; seed it without disturbing the caller's stream
+        with torch.random.fork_rng():
+            torch.manual_seed(options.seed)
+            self.keep(self.build())
+        self.finish_init()
+
+    def build(self) -> nn.Module:
+        """The torchvision network with ``weights=None``."""
+        raise NotImplementedError
+
+    def keep(self, network: nn.Module) -> None:
+        """Keep the modules of ``network`` that the first ``self.depth`` layers need, under their torchvision names."""
+        raise NotImplementedError
+
+    def extract(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Feature maps ``(1, channels, ...)`` of the first ``self.depth`` layers."""
+        raise NotImplementedError
+
+    def forward(self, unit_mel: torch.Tensor) -> dict[str, torch.Tensor]:
+        maps = self.extract(mel_to_image(unit_mel, self.multiple, self.minimum))
+        return {name: maps[name][0].flatten(1) for name in {*self.content_layers, *self.style_layers}}
+
+    def state_dict_for(self, weights: str) -> dict[str, torch.Tensor]:
+        if weights == "imagenet":
+            return self.imagenet.get_state_dict(progress=False)
+        return super().state_dict_for(weights)
+
+    @classmethod
+    def check_options(cls, options: ImageBackboneOptions, where: str) -> None:
+        for kind in ("content_layers", "style_layers"):
+            selected = getattr(options, kind)
+            if not selected:
+                raise ConfigError(f"config: {where}.{kind}: select at least one of {', '.join(cls.layers)}")
+            unknown = sorted(set(selected) - set(cls.layers))
+            if unknown:
+                known = ", ".join(cls.layers)
+                raise ConfigError(f"config: {where}.{kind}: unknown layer {unknown[0]!r}; known: {known}")
+            if min(selected.values()) < 0 or sum(selected.values()) <= 0:
+                raise ConfigError(f"config: {where}.{kind}: weights must be >= 0 with a positive sum")
+        if options.weights == "imagenet":
+            cached = imagenet_cache_path(cls.imagenet)
+            if not cached.is_file():
+                raise ConfigError(
+                    f"config: {where}.weights: imagenet needs {cached.name}, which is not in the torch hub cache "
+                    f"{cached.parent} (nothing is downloaded at run time); fetch {cls.imagenet.url} into that "
+                    f"directory on a machine with network (or point TORCH_HOME at a cache that has it), or set "
+                    f"weights to a state_dict file or to random"
+                )
+        else:
+            super().check_options(options, where)
+
+
+def imagenet_cache_path(weights: WeightsEnum) -> Path:
+    """Where ``weights.get_state_dict()`` looks for (and would download) its file: torch hub's checkpoint cache."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(weights.url).path).name
+
+
+class VGG19(ImageBackbone):
+    """VGG-19 ``features`` (Gatys et al. 2016), cut after the deepest selected layer.
+
+    Layer ``convB_N`` is the ReLU output of the N-th convolution of block B, as in Gatys et al. Max pooling is
+    kept as in torchvision.
+    """
+
+    @dataclass(frozen=True)
+    class Options(ImageBackboneOptions):
+        # style 10: with random weights, 1 left the seed examples' texture almost unchanged (README)
+        style_weight: float = 10.0
+        content_layers: dict[str, float] = field(default_factory=lambda: {"conv4_2": 1.0})
+        style_layers: dict[str, float] = field(
+            default_factory=lambda: dict.fromkeys(("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"), 1.0)
+        )
+
+    imagenet = torchvision.models.VGG19_Weights.IMAGENET1K_V1
+    minimum = 16  # four max-pools before block 5
+    # (name, index of its ReLU in torchvision's vgg19().features)
+    _relus = tuple(
+        (f"conv{block + 1}_{conv + 1}", index)
+        for block, (start, convs) in enumerate(((0, 2), (5, 2), (10, 4), (19, 4), (28, 4)))
+        for conv, index in enumerate(range(start + 1, start + 2 * convs, 2))
+    )
+    layers = tuple(name for name, _ in _relus)
+
+    def build(self) -> nn.Module:
+        return torchvision.models.vgg19(weights=None)
+
+    def keep(self, network: nn.Module) -> None:
+        self.features = network.features[: self._relus[self.depth - 1][1] + 1]
+
+    def extract(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        outputs = {index: name for name, index in self._relus[: self.depth]}
+        maps = {}
+        for index, module in enumerate(self.features):
+            image = module(image)
+            if index in outputs:
+                maps[outputs[index]] = image
+        return maps
+
+
+class ResNet50(ImageBackbone):
+    """ResNet-50: the stem (convolution, batch norm, ReLU, max-pool) and the outputs of ``layer1`` .. ``layer4``.
+
+    Batch norm uses its running statistics (evaluation mode).
+    """
+
+    @dataclass(frozen=True)
+    class Options(ImageBackboneOptions):
+        content_layers: dict[str, float] = field(default_factory=lambda: {"layer3": 1.0})
+        style_layers: dict[str, float] = field(
+            default_factory=lambda: dict.fromkeys(("stem", "layer1", "layer2", "layer3", "layer4"), 1.0)
+        )
+
+    imagenet = torchvision.models.ResNet50_Weights.IMAGENET1K_V1
+    minimum = 32  # total stride of layer4
+    layers = ("stem", "layer1", "layer2", "layer3", "layer4")
+
+    def build(self) -> nn.Module:
+        return torchvision.models.resnet50(weights=None)
+
+    def keep(self, network: nn.Module) -> None:
+        for name in ("conv1", "bn1", "relu", "maxpool", *self.layers[1 : self.depth]):
+            setattr(self, name, getattr(network, name))
+
+    def extract(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(image))))
+        maps = {"stem": x}
+        for name in self.layers[1 : self.depth]:
+            x = getattr(self, name)(x)
+            maps[name] = x
+        return maps
+
+
+class ViTB16(ImageBackbone):
+    """ViT-B/16: patch tokens after selected encoder blocks; Gram matrices are taken over tokens.
+
+    The 14 x 14 grid of learned positional embeddings is interpolated (bicubic) to the input's patch grid
+    (``n_mels / 16`` x ``frames / 16``, rounded up after padding), so any duration works without resizing
+    time. The time axis is padded with silence to a multiple of 16 frames; every token covers at least one real
+    frame. The class token takes part in attention but not in the features.
+    """
+
+    @dataclass(frozen=True)
+    class Options(ImageBackboneOptions):
+        content_layers: dict[str, float] = field(default_factory=lambda: {"encoder_layer_5": 1.0})
+        style_layers: dict[str, float] = field(
+            default_factory=lambda: dict.fromkeys(("encoder_layer_0", "encoder_layer_2", "encoder_layer_5"), 1.0)
+        )
+
+    imagenet = torchvision.models.ViT_B_16_Weights.IMAGENET1K_V1
+    multiple = 16  # patch size
+    minimum = 16
+    layers = tuple(f"encoder_layer_{index}" for index in range(12))
+
+    def build(self) -> nn.Module:
+        return torchvision.models.vit_b_16(weights=None)
+
+    def keep(self, network: nn.Module) -> None:
+        self.conv_proj = network.conv_proj
+        self.class_token = network.class_token
+        self.encoder = network.encoder
+        self.encoder.layers = self.encoder.layers[: self.depth]
+        del self.encoder.ln  # the final norm follows the last block, which is not a selectable layer
+
+    def positional_embedding(self, rows: int, columns: int) -> torch.Tensor:
+        """``(1, 1 + rows * columns, hidden)``: the class position and the patch grid resized to ``rows x columns``."""
+        embedding = self.encoder.pos_embedding
+        side = math.isqrt(embedding.shape[1] - 1)
+        if (rows, columns) == (side, side):
+            return embedding
+        grid = embedding[:, 1:].reshape(1, side, side, -1).permute(0, 3, 1, 2)
+        grid = nn.functional.interpolate(grid, size=(rows, columns), mode="bicubic", align_corners=False)
+        return torch.cat([embedding[:, :1], grid.flatten(2).transpose(1, 2)], dim=1)
+
+    def extract(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        patches = self.conv_proj(image)  # (1, hidden, rows, columns)
+        tokens = torch.cat([self.class_token, patches.flatten(2).transpose(1, 2)], dim=1)
+        x = self.encoder.dropout(tokens + self.positional_embedding(*patches.shape[-2:]))
+        maps = {}
+        for name, block in zip(self.layers, self.encoder.layers, strict=False):
+            x = block(x)
+            maps[name] = x[:, 1:].transpose(1, 2)  # (1, hidden, tokens)
+        return maps
+
+
+BACKBONES: dict[str, type[Backbone]] = {
+    "random_cnn": RandomCNN,
+    "vgg19": VGG19,
+    "resnet50": ResNet50,
+    "vit_b_16": ViTB16,
+}
 
 
 def build_backbone(kind: str, options: BackboneOptions, n_mels: int) -> Backbone:
     """Instantiate the backbone registered as ``kind``."""
     return BACKBONES[kind](options, n_mels)
+
+
+def backbone_from_params(params: Mapping[str, object], n_mels: int) -> Backbone:
+    """Instantiate a backbone from a rule's ``params`` (``{"type": kind, **options}``, see settings.Component)."""
+    options = dict(params)
+    kind = options.pop("type")
+    return build_backbone(kind, BACKBONES[kind].Options(**options), n_mels)
 
 
 def _load_state_dict(path: str) -> dict[str, torch.Tensor]:

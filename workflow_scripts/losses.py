@@ -38,15 +38,38 @@ class GramTarget:
     """
 
     def __init__(self, style_features: torch.Tensor, form: str = "auto") -> None:
+        style = style_features.detach()
+        self._setup(style, gram(style), style.shape[1], form)
+
+    def _setup(self, style: torch.Tensor | None, gram_matrix: torch.Tensor, style_frames: int, form: str) -> None:
         if form not in ("auto", "gram", "frames"):
             raise ValueError(f"unknown Gram loss form {form!r}")
         self.form = form
-        self.style = style_features.detach()
-        self.channels, self.style_frames = self.style.shape
-        self._gram = gram(self.style)
+        self.style = style
+        self._gram = gram_matrix
+        self.channels, self.style_frames = gram_matrix.shape[0], style_frames
         # ||G_s||_F^2, computed in the cheaper of the two forms; it is also the constant term of the identity.
-        small = self.style.T @ self.style if self.style_frames < self.channels else self._gram * self.style_frames
-        self._style_term = max(float(torch.sum(small**2)) / self.style_frames**2, 1e-12)
+        if style is not None and style_frames < self.channels:
+            self._style_term = float(torch.sum((style.T @ style) ** 2)) / style_frames**2
+        else:
+            self._style_term = float(torch.sum(gram_matrix**2))
+        self._style_term = max(self._style_term, 1e-12)
+
+    def to_state(self) -> dict[str, torch.Tensor]:
+        """What the loss needs, in the smaller form: the style features when ``T_s < N`` (the only case in which
+        ``auto`` can pick the frame-product form), else the ``N x N`` Gram matrix and ``T_s``."""
+        if self.style is not None and self.style_frames < self.channels:
+            return {"features": self.style}
+        return {"gram": self._gram, "frames": torch.tensor(self.style_frames)}
+
+    @classmethod
+    def from_state(cls, state: dict[str, torch.Tensor]) -> GramTarget:
+        """Rebuild a target (form ``auto``) from :meth:`to_state`."""
+        if "features" in state:
+            return cls(state["features"])
+        target = cls.__new__(cls)
+        target._setup(None, state["gram"], int(state["frames"]), "auto")
+        return target
 
     def uses_frames(self, frames: int) -> bool:
         """Whether the frame-product form is used for an input of ``frames`` positions."""

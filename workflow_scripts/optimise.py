@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,6 +12,7 @@ from tqdm import tqdm
 
 from workflow_scripts.backbones import Backbone
 from workflow_scripts.losses import GramTarget, content_loss
+from workflow_scripts.style_statistics import style_targets
 
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise")
@@ -57,28 +59,45 @@ class TransferResult:
 
 
 class Objective:
-    """Weighted content + style loss of a backbone, with targets computed once."""
+    """Weighted content + style loss of a backbone against fixed targets.
 
-    def __init__(self, backbone: Backbone, content: torch.Tensor, style: torch.Tensor) -> None:
+    Each of the two losses is the weighted mean over its layers (weights from ``backbone.content_layers`` and
+    ``backbone.style_layers``), so it stays relative: 0.01 means 1 % of the target's energy.
+
+    Args:
+        backbone: feature extractor.
+        content: unit-scale content mel ``(n_mels, frames)``; its features are computed here.
+        style_targets: ``{layer: GramTarget}`` for every style layer (see
+            :func:`workflow_scripts.style_statistics.style_targets`).
+    """
+
+    def __init__(self, backbone: Backbone, content: torch.Tensor, style_targets: Mapping[str, GramTarget]) -> None:
         self.backbone = backbone
         with torch.no_grad():
             content_maps = backbone(content[None])
-            style_maps = backbone(style[None])
         self.content_targets = {name: content_maps[name] for name in backbone.content_layers}
-        self.style_targets = {name: GramTarget(style_maps[name]) for name in backbone.style_layers}
+        self.style_targets = {name: style_targets[name] for name in backbone.style_layers}
 
     def __call__(self, unit_mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(total, content, style)`` losses of ``unit_mel`` ``(n_mels, frames)``."""
         maps = self.backbone(unit_mel[None])
-        content = sum(content_loss(maps[n], t) for n, t in self.content_targets.items())
-        style = sum(target.loss(maps[n]) for n, target in self.style_targets.items())
+        content = _weighted_mean(
+            {n: content_loss(maps[n], t) for n, t in self.content_targets.items()}, self.backbone.content_layers
+        )
+        style = _weighted_mean(
+            {n: target.loss(maps[n]) for n, target in self.style_targets.items()}, self.backbone.style_layers
+        )
         options = self.backbone.options
         return options.content_weight * content + options.style_weight * style, content, style
 
 
+def _weighted_mean(losses: Mapping[str, torch.Tensor], weights: Mapping[str, float]) -> torch.Tensor:
+    return sum(weights[name] * loss for name, loss in losses.items()) / sum(weights[name] for name in losses)
+
+
 def style_transfer(
     content: np.ndarray,
-    style: np.ndarray,
+    style: np.ndarray | Mapping[str, GramTarget],
     backbone: Backbone,
     options: TransferOptions,
     device: torch.device | str = "cpu",
@@ -88,7 +107,8 @@ def style_transfer(
 
     Args:
         content: unit-scale content mel ``(n_mels, frames)``; the result has the same shape.
-        style: unit-scale style mel ``(n_mels, style_frames)``; any length.
+        style: unit-scale style mel ``(n_mels, style_frames)`` of any length, or its precomputed Gram targets
+            (:func:`workflow_scripts.style_statistics.style_targets`, as the pipeline's ``style_stats`` rule stores).
         backbone: feature extractor (moved to ``device``).
         options: optimiser settings.
         device: torch device to optimise on.
@@ -100,8 +120,9 @@ def style_transfer(
     start = time.perf_counter()
     backbone = backbone.to(device)
     content_t = torch.as_tensor(content, dtype=torch.float32, device=device)
-    style_t = torch.as_tensor(style, dtype=torch.float32, device=device)
-    objective = Objective(backbone, content_t, style_t)
+    if not isinstance(style, Mapping):
+        style = style_targets(backbone, torch.as_tensor(style, dtype=torch.float32, device=device))
+    objective = Objective(backbone, content_t, style)
 
     if options.init == "content":
         initial = content_t.clone()

@@ -112,7 +112,7 @@ def parse_options(cls: type, mapping: Mapping[str, Any], where: str) -> Any:
             raise ConfigError(
                 f"config: {where}.{key}: expected {_type_name(hints[key])}, got {type(value).__name__} {value!r}"
             )
-    return cls(**{k: float(v) if hints[k] is float else v for k, v in mapping.items()})
+    return cls(**{k: _convert(v, hints[k]) for k, v in mapping.items()})
 
 
 def _matches(value: Any, hint: Any) -> bool:
@@ -124,11 +124,24 @@ def _matches(value: Any, hint: Any) -> bool:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
+    if typing.get_origin(hint) is dict:
+        key_hint, value_hint = typing.get_args(hint)
+        items = value.items() if isinstance(value, dict) else ()
+        return isinstance(value, dict) and all(_matches(k, key_hint) and _matches(v, value_hint) for k, v in items)
     return isinstance(value, typing.get_origin(hint) or hint)
 
 
+def _convert(value: Any, hint: Any) -> Any:
+    """YAML integers where floats are expected become floats (so params, a rerun trigger, do not depend on spelling)."""
+    if hint is float:
+        return float(value)
+    if typing.get_origin(hint) is dict:
+        return {k: _convert(v, typing.get_args(hint)[1]) for k, v in value.items()}
+    return value
+
+
 def _type_name(hint: Any) -> str:
-    return getattr(hint, "__name__", str(hint))
+    return str(hint) if typing.get_origin(hint) else getattr(hint, "__name__", str(hint))
 
 
 def _components(section: Mapping[str, Any], registry: Mapping[str, type], where: str) -> dict[str, Component]:

@@ -7,19 +7,19 @@ import pandas as pd
 import torch
 
 from workflow_scripts.audio_io import atomic_path, save_array
-from workflow_scripts.backbones import BACKBONES, build_backbone
+from workflow_scripts.backbones import backbone_from_params
 from workflow_scripts.conventions import get_convention
 from workflow_scripts.optimise import TransferOptions, style_transfer
 from workflow_scripts.runtime import resolve_device, run_step, write_json
+from workflow_scripts.style_statistics import load_style_targets
 
 
 def main() -> None:
     convention = get_convention(snakemake.wildcards.convention)
     device = resolve_device(snakemake.params.device)
-    content, style = (convention.to_unit(torch.from_numpy(np.load(path))) for path in snakemake.input.content_style)
-    options = dict(snakemake.params.backbone)
-    kind = options.pop("type")
-    backbone = build_backbone(kind, BACKBONES[kind].Options(**options), convention.n_mels)
+    content = convention.to_unit(torch.from_numpy(np.load(snakemake.input.content))).numpy()
+    backbone = backbone_from_params(snakemake.params.backbone, convention.n_mels).to(device)
+    style = load_style_targets(snakemake.input.style_stats, backbone, device)
     w = snakemake.wildcards
     logging.info(
         "optimising %s in the style of %s with %s (%s mels) on %s; %s",

@@ -1,0 +1,24 @@
+"""Rule style_stats: Gram targets of one style clip under one backbone, reused by every pair with that style."""
+
+import logging
+
+import numpy as np
+import torch
+
+from workflow_scripts.backbones import backbone_from_params
+from workflow_scripts.conventions import get_convention
+from workflow_scripts.runtime import resolve_device, run_step
+from workflow_scripts.style_statistics import save_style_targets, style_targets
+
+
+def main() -> None:
+    convention = get_convention(snakemake.wildcards.convention)
+    device = resolve_device(snakemake.params.device)
+    style = convention.to_unit(torch.from_numpy(np.load(snakemake.input.mel))).to(device)
+    backbone = backbone_from_params(snakemake.params.backbone, convention.n_mels).to(device)
+    targets = style_targets(backbone, style)
+    logging.info("style statistics %s: %s", snakemake.wildcards, {n: sorted(t.to_state()) for n, t in targets.items()})
+    save_style_targets(snakemake.output.stats, targets)
+
+
+run_step(snakemake, main)
