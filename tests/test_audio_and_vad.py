@@ -120,3 +120,11 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
     with atomic_path(target) as tmp:
         tmp.write_bytes(b"whole")
     assert target.read_bytes() == b"whole" and len(list(target.parent.iterdir())) == 1
+
+
+def test_atomic_path_gives_ordinary_permissions(tmp_path):
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"x")
+    with atomic_path(tmp_path / "atomic") as tmp:
+        tmp.write_bytes(b"x")
+    assert (tmp_path / "atomic").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777 != 0o600

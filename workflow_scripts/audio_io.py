@@ -17,6 +17,10 @@ import soundfile as sf
 
 from workflow_scripts.errors import InputError
 
+# The process umask (read once: os.umask can only be queried by setting it).
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 # Peaks below this are treated as digital silence (about -90 dBFS).
 SILENCE_PEAK = 3e-5
 
@@ -89,6 +93,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        # mkstemp creates 0600 files; artifacts get the permissions a plain open() would give (umask applies)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
