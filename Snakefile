@@ -1,4 +1,4 @@
-# Neural audio style transfer: trim -> resample -> mel -> transfer -> vocode -> evaluate.
+# Neural audio style transfer: trim -> resample -> mel -> transfer -> vocode -> evaluate -> plots, report.
 # Configuration: config.yaml (schema: schemas/config.schema.yaml). See README.md.
 
 
@@ -11,12 +11,16 @@ include: "rules/common.smk"
 localrules:
     all,
     aggregate_metrics,
+    plot_summary,
+    report,
 
 
 rule all:
     default_target: True
     input:
         PATTERNS["metrics"],
+        PATTERNS["summary_plot"],
+        per_output(PATTERNS["output_plot"]),
 
 
 include: "rules/synthesize.smk"
@@ -26,3 +30,4 @@ include: "rules/mel.smk"
 include: "rules/transfer.smk"
 include: "rules/vocode.smk"
 include: "rules/evaluate.smk"
+include: "rules/report.smk"
