@@ -10,9 +10,9 @@ import sys
 
 import torch
 
-from benchmarks import griffinlim
+from benchmarks import evaluation, griffinlim
 
-SECTIONS = {"griffinlim": griffinlim.run}
+SECTIONS = {"griffinlim": griffinlim.run, "evaluation": evaluation.run}
 
 
 def main(argv: list[str]) -> None:
