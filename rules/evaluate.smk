@@ -24,7 +24,9 @@ rule aggregate_metrics:
     input:
         rows=all_rows(),
     output:
-        tsv=PATTERNS["metrics"],
+        tsv=report(
+            PATTERNS["metrics"], category="Summary", labels={"figure": "metrics table"}
+        ),
     log:
         f"{LOGS}/aggregate_metrics.log",
     conda:

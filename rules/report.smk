@@ -6,7 +6,12 @@ rule plot_output:
         stylised=lambda wildcards: stylised_for(wildcards, ".npy"),
         wav=PATTERNS["audio"] + ".wav",
     output:
-        png=PATTERNS["output_plot"],
+        png=report(
+            PATTERNS["output_plot"],
+            category="Spectrograms",
+            subcategory="{content} in the style of {style}",
+            labels={"backbone": "{backbone}", "vocoder": "{vocoder}"},
+        ),
     log:
         f"{LOGS}/plot_output/{{vocoder}}/{{backbone}}/{{content}}/{{style}}.log",
     conda:
@@ -22,7 +27,11 @@ rule plot_summary:
     input:
         metrics=PATTERNS["metrics"],
     output:
-        png=PATTERNS["summary_plot"],
+        png=report(
+            PATTERNS["summary_plot"],
+            category="Summary",
+            labels={"figure": "style match vs content preservation"},
+        ),
     log:
         f"{LOGS}/plot_summary.log",
     conda:

@@ -74,3 +74,11 @@ def test_report_plays_in_headless_chromium(report, tmp_path):
     assert screenshot.stat().st_size > 50_000  # a rendered page, not a blank one
     if os.environ.get("REPORT_SCREENSHOT"):  # keep it to look at
         shutil.copy(screenshot, os.environ["REPORT_SCREENSHOT"])
+
+
+def test_snakemake_report_holds_the_figures_and_the_table(built_workdir, tmp_path):
+    target = tmp_path / "snakemake_report.html"
+    snakemake(built_workdir, "--report", str(target))
+    page = target.read_text(encoding="utf-8")
+    assert page.count('"mime_type": "image/png"') == 1 + 2  # summary + one spectrogram per output
+    assert page.count('"mime_type": "text/tab-separated-values"') == 1  # metrics.tsv

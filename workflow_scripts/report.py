@@ -55,9 +55,7 @@ def data_uri(path: str | os.PathLike) -> str:
     return f"data:{mime};base64,{base64.b64encode(Path(path).read_bytes()).decode('ascii')}"
 
 
-def group_outputs(
-    outputs: Sequence[Output], metrics: pd.DataFrame
-) -> list[dict]:  # fmt: skip
+def group_outputs(outputs: Sequence[Output], metrics: pd.DataFrame) -> list[dict]:
     """Outputs nested as pair -> backbone -> vocoder, each with its metrics row (as a dict)."""
     rows = {tuple(row[k] for k in KEY_COLUMNS): row for row in metrics.to_dict("records")}
     pairs: dict[tuple[str, str], dict[str, list[dict]]] = {}
