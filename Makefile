@@ -1,5 +1,6 @@
 # make demo   - create the environment and run the pipeline on the built-in demo (config.yaml)
 # make test   - create the environment if needed, lint, run the test suite
+# make report - run the pipeline and render results/report.html (metrics, plots, playable outputs)
 # make bench  - benchmarks (see README, Performance)
 
 PYTHON ?= python3
@@ -9,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test lint format bench clean
+.PHONY: venv demo report test lint format bench clean
 
 venv: $(STAMP)
 
@@ -22,6 +23,9 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
+
+report: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) results/report.html
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,4 +1,5 @@
-# Neural audio style transfer: trim -> resample -> mel -> (style_stats) transfer -> vocode -> evaluate.
+# Neural audio style transfer: trim -> resample -> mel -> (style_stats) transfer -> vocode -> evaluate
+# -> plots, report.
 # Configuration: config.yaml (schema: schemas/config.schema.yaml). See README.md.
 
 
@@ -11,12 +12,16 @@ include: "rules/common.smk"
 localrules:
     all,
     aggregate_metrics,
+    plot_summary,
+    report,
 
 
 rule all:
     default_target: True
     input:
         PATTERNS["metrics"],
+        PATTERNS["summary_plot"],
+        per_output(PATTERNS["output_plot"]),
 
 
 include: "rules/synthesize.smk"
@@ -27,6 +32,7 @@ include: "rules/style_stats.smk"
 include: "rules/transfer.smk"
 include: "rules/vocode.smk"
 include: "rules/evaluate.smk"
+include: "rules/report.smk"
 
 
 onstart:

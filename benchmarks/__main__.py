@@ -10,12 +10,13 @@ import sys
 
 import torch
 
-from benchmarks import backbones, griffinlim, long_clips, vocoders
+from benchmarks import backbones, evaluation, griffinlim, long_clips, vocoders
 
 SECTIONS = {
     "griffinlim": griffinlim.run,
     "vocoders": vocoders.run,
     "backbones": backbones.run,
+    "evaluation": evaluation.run,
     "long_clips": long_clips.run,
 }
 

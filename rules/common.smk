@@ -5,7 +5,7 @@ import sys
 
 from snakemake.utils import min_version, validate
 
-from workflow_scripts.conventions import get_convention
+from workflow_scripts.conventions import EVALUATION, get_convention
 from workflow_scripts.errors import ConfigError
 from workflow_scripts.runtime import clear_failure_records, write_failures_table
 from workflow_scripts.settings import load_pipeline
@@ -34,6 +34,11 @@ PATTERNS = {
     "row": f"{RESULTS}/metrics/{{vocoder}}/{{backbone}}/{{content}}/{{style}}.tsv",
     "metrics": f"{RESULTS}/metrics.tsv",
     "failures": f"{RESULTS}/failures.tsv",
+    "transfer_benchmark": f"{RESULTS}/benchmarks/transfer/{{convention}}/{{backbone}}/{{content}}/{{style}}.tsv",
+    "vocode_benchmark": f"{RESULTS}/benchmarks/vocode/{{vocoder}}/{{backbone}}/{{content}}/{{style}}.tsv",
+    "output_plot": f"{RESULTS}/plots/{{vocoder}}/{{backbone}}/{{content}}/{{style}}.png",
+    "summary_plot": f"{RESULTS}/plots/summary.png",
+    "report": f"{RESULTS}/report.html",
 }
 
 
@@ -76,10 +81,39 @@ def stylised_for(wildcards, suffix):
     )
 
 
-def all_rows():
+def transfer_benchmark_for(wildcards):
+    return PATTERNS["transfer_benchmark"].format(
+        convention=vocoder_convention(wildcards), **wildcards
+    )
+
+
+def clip_mel_for(role):
+    """Input function: the content or style clip's mel in the vocoder's convention."""
+    return lambda wildcards: PATTERNS["mel"].format(
+        convention=vocoder_convention(wildcards), clip=wildcards[role]
+    )
+
+
+def clip_audio_for(role):
+    """Input function: the content or style clip, conditioned at the vocoder's convention rate."""
+    return lambda wildcards: resampled_for(
+        vocoder_convention(wildcards), wildcards[role]
+    )
+
+
+def per_output_keys():
+    """Wildcards of every rendered output: (content, style) pair x backbone x vocoder."""
     return [
-        PATTERNS["row"].format(vocoder=v, backbone=b, content=c, style=s)
+        {"vocoder": v, "backbone": b, "content": c, "style": s}
         for c, s in PIPELINE.pairs
         for b in PIPELINE.backbones
         for v in PIPELINE.vocoders
     ]
+
+
+def per_output(pattern):
+    return [pattern.format(**keys) for keys in per_output_keys()]
+
+
+def all_rows():
+    return per_output(PATTERNS["row"])

@@ -1,12 +1,14 @@
 rule evaluate:
-    """Metrics of one rendered output."""
+    """Metrics of one rendered output (README: Evaluation metrics)."""
     input:
         wav=PATTERNS["audio"] + ".wav",
         vocode_summary=PATTERNS["audio"] + ".json",
+        vocode_benchmark=PATTERNS["vocode_benchmark"],
+        stylised=lambda wildcards: stylised_for(wildcards, ".npy"),
         transfer_summary=lambda wildcards: stylised_for(wildcards, ".json"),
-        content=lambda wildcards: resampled_for(
-            vocoder_convention(wildcards), wildcards.content
-        ),
+        transfer_benchmark=transfer_benchmark_for,
+        content=clip_audio_for("content"),
+        style=clip_audio_for("style"),
     output:
         tsv=PATTERNS["row"],
     log:
@@ -22,7 +24,9 @@ rule aggregate_metrics:
     input:
         rows=all_rows(),
     output:
-        tsv=PATTERNS["metrics"],
+        tsv=report(
+            PATTERNS["metrics"], category="Summary", labels={"figure": "metrics table"}
+        ),
     log:
         f"{LOGS}/aggregate_metrics.log",
     conda:

@@ -11,6 +11,8 @@ from conftest import make_workdir, output_mtimes, snakemake, tiny_config, write_
 pytestmark = pytest.mark.slow
 
 HOP_SECONDS = 256 / 22050
+# Aggregates over the whole corpus: rewritten whenever any output changes.
+CORPUS_SUMMARIES = {"metrics.tsv", "plots/summary.png"}
 
 
 def test_outputs_metrics_and_durations(built_workdir):
@@ -21,6 +23,15 @@ def test_outputs_metrics_and_durations(built_workdir):
     assert (metrics.duration_error_s.abs() < HOP_SECONDS).all()
     assert metrics.content_duration_s.iloc[0] == pytest.approx(1.0 + 0.1, abs=0.05)  # 1 s tone + padding
     assert metrics.steps.max() <= 4 and (metrics.transfer_s > 0).all()
+    assert metrics.duration_ratio.between(1 - 0.02, 1.0).all()
+    assert (metrics[["nonfinite_samples", "nonfinite_mel", "clipped_samples"]] == 0).all().all()
+    assert metrics[["envelope_corr", "flux_corr", "content_preservation"]].abs().le(1.0).all().all()
+    assert metrics.style_match.le(1.0).all() and metrics.peak_dbfs.between(-60, 0).all()
+    # from the jobs' Snakemake benchmark files; the job includes the optimisation
+    assert (metrics.transfer_job_s >= metrics.transfer_s).all() and (metrics.vocode_job_s > 0).all()
+    assert (metrics.transfer_max_rss_mb > 50).all() and (metrics.vocode_max_rss_mb > 50).all()
+    assert (results / "plots/griffinlim/random_cnn/tone/chirp.png").stat().st_size > 10_000
+    assert (results / "plots/summary.png").is_file()
 
     info = sf.info(results / "audio/griffinlim/random_cnn/tone/chirp.wav")
     assert info.samplerate == 22050 and info.subtype == "FLOAT" and info.channels == 1
@@ -58,8 +69,9 @@ def test_growing_the_config_rebuilds_only_what_depends_on_the_change(built_workd
         "synth/bowed.wav", "trimmed/bowed.wav", "resampled/22050hz/bowed.wav", "mel/hifigan/bowed.npy",
         "style_stats/hifigan/random_cnn/bowed.pt",
         f"stylised/hifigan/{pair}.npy", f"stylised/hifigan/{pair}.history.tsv", f"stylised/hifigan/{pair}.json",
+        f"benchmarks/transfer/hifigan/{pair}.tsv", f"benchmarks/vocode/griffinlim/{pair}.tsv",
         f"audio/griffinlim/{pair}.wav", f"audio/griffinlim/{pair}.json", f"metrics/griffinlim/{pair}.tsv",
-        "metrics.tsv",
+        f"plots/griffinlim/{pair}.png", *CORPUS_SUMMARIES,
     }  # fmt: skip
 
     # 2. a second backbone: only its transfers and their renderings
@@ -68,7 +80,7 @@ def test_growing_the_config_rebuilds_only_what_depends_on_the_change(built_workd
     write_config(workdir, config)
     snakemake(workdir)
     new = changed(before, output_mtimes(workdir))
-    assert new - {"metrics.tsv"} and all("/narrow/" in path for path in new - {"metrics.tsv"})
+    assert new - CORPUS_SUMMARIES and all("/narrow/" in path for path in new - CORPUS_SUMMARIES)
     assert len([p for p in new if p.startswith("stylised/")]) == 3 * 3  # 3 pairs x (mel, history, summary)
     assert len([p for p in new if p.startswith("style_stats/")]) == 3  # one per style clip
 
@@ -85,11 +97,28 @@ def test_growing_the_config_rebuilds_only_what_depends_on_the_change(built_workd
     write_config(workdir, config)
     snakemake(workdir)
     new = changed(before, output_mtimes(workdir))
-    assert {p.split("/")[0] for p in new} == {"mel", "style_stats", "stylised", "audio", "metrics", "metrics.tsv"}
+    stages = {"mel", "style_stats", "stylised", "benchmarks", "audio", "metrics", "plots", "metrics.tsv"}
+    assert {p.split("/")[0] for p in new} == stages
     wavenet = ("mel/wavenet/", "style_stats/wavenet/", "stylised/wavenet/")
     assert all(p.startswith(wavenet) for p in new if p.startswith(("mel", "styl")))
-    assert all("/gl_wavenet/" in p for p in new if p.startswith(("audio", "metrics/")))
+    assert all(p.startswith("benchmarks/transfer/wavenet/") for p in new if p.startswith("benchmarks/transfer"))
+    rendered = ("audio", "metrics/", "plots", "benchmarks/vocode")
+    per_vocoder = [p for p in new - CORPUS_SUMMARIES if p.startswith(rendered)]
+    assert per_vocoder and all("/gl_wavenet/" in p for p in per_vocoder)
     assert len(pd.read_csv(workdir / "results/metrics.tsv", sep="\t")) == 3 * 2 * 2
+
+    # 5. a neural vocoder in a convention already in use: only its renderings; stylised mels are reused
+    config["vocoders"]["hifigan"] = {}
+    before = output_mtimes(workdir)
+    write_config(workdir, config)
+    snakemake(workdir)
+    new = changed(before, output_mtimes(workdir)) - CORPUS_SUMMARIES
+    assert {p.split("/")[0] for p in new} == {"benchmarks", "audio", "metrics", "plots"}
+    assert all("/hifigan/" in p for p in new) and len([p for p in new if p.endswith(".wav")]) == 3 * 2
+    metrics = pd.read_csv(workdir / "results/metrics.tsv", sep="\t")
+    hifigan = metrics[metrics["vocoder"] == "hifigan"]
+    assert len(hifigan) == 3 * 2 and (hifigan["duration_error_s"].abs() < HOP_SECONDS).all()
+    assert sf.info(workdir / "results/audio/hifigan/random_cnn/tone/bowed.wav").samplerate == 22050
 
 
 def test_invalid_config_stops_before_any_job(tmp_path):

@@ -199,6 +199,10 @@ WAVENET = MelConvention(
 
 CONVENTIONS: dict[str, MelConvention] = {c.name: c for c in (HIFIGAN, WAVENET)}
 
+# Fixed feature space of the evaluation metrics: every output is re-analysed in it, whichever vocoder rendered it,
+# so metrics compare across vocoders and backbones.
+EVALUATION = HIFIGAN
+
 
 def get_convention(name: str) -> MelConvention:
     try:

@@ -10,10 +10,14 @@ from workflow_scripts.runtime import run_step
 def main() -> None:
     row = output_row(
         snakemake.wildcards,
-        snakemake.input.wav,
-        snakemake.input.content,
-        read_json(snakemake.input.transfer_summary),
-        read_json(snakemake.input.vocode_summary),
+        output_wav=snakemake.input.wav,
+        content_wav=snakemake.input.content,
+        style_wav=snakemake.input.style,
+        stylised_mel=snakemake.input.stylised,
+        transfer_summary=read_json(snakemake.input.transfer_summary),
+        vocode_summary=read_json(snakemake.input.vocode_summary),
+        transfer_benchmark=snakemake.input.transfer_benchmark,
+        vocode_benchmark=snakemake.input.vocode_benchmark,
     )
     with atomic_path(snakemake.output.tsv) as tmp:
         pd.DataFrame([row]).to_csv(tmp, sep="\t", index=False)

@@ -1,0 +1,47 @@
+"""Evaluation metrics of one output, against the cost of one librosa mel spectrogram of the same clip."""
+
+from __future__ import annotations
+
+import librosa
+
+from benchmarks.common import clip, print_table, source_of, timed
+from workflow_scripts.conventions import EVALUATION, HIFIGAN
+from workflow_scripts.metrics import (
+    content_preservation,
+    evaluation_db,
+    evaluation_frame_rate,
+    reconstruction_consistency,
+    style_match,
+)
+
+
+def run(seconds: float = 10.0) -> None:
+    rate = EVALUATION.sample_rate
+    content, style = clip("content2", rate, seconds), clip("style2", rate, seconds)
+    output = 0.5 * content + 0.5 * style  # stands in for a rendered output: its metrics are not the point here
+    clips = (content, style, output)
+    baseline_s, _ = timed(
+        lambda: [librosa.feature.melspectrogram(y=a, sr=rate, n_fft=1024, hop_length=256, n_mels=80) for a in clips],
+        repeat=3,
+    )
+    analyse_s, (content_db, style_db, output_db) = timed(
+        lambda: [evaluation_db(audio, rate) for audio in clips], repeat=3
+    )
+    content_s, _ = timed(lambda: content_preservation(content_db, output_db), repeat=3)
+    style_s, _ = timed(lambda: style_match(content_db, style_db, output_db, evaluation_frame_rate()), repeat=3)
+    features = HIFIGAN.features(output)
+    reconstruction_s, _ = timed(lambda: reconstruction_consistency(features, output, HIFIGAN), repeat=3)
+    rows = [
+        ("librosa.feature.melspectrogram of the 3 clips (baseline)", baseline_s),
+        ("evaluation log-mel of content, style, output", analyse_s),
+        ("content preservation", content_s),
+        ("style match (3 texture statistics)", style_s),
+        ("reconstruction consistency (re-analysis + SC)", reconstruction_s),
+    ]
+    total = analyse_s + content_s + style_s + reconstruction_s
+    rows.append(("all metrics of one output", total))
+    print_table(
+        f"Evaluation metrics, {seconds:g} s clips ({source_of('content2')}, {source_of('style2')}), best of 3",
+        [{"step": name, "seconds": s, "x baseline": s / baseline_s} for name, s in rows]
+        + [{"step": "real-time factor of all metrics", "seconds": total / seconds, "x baseline": ""}],
+    )

@@ -1,0 +1,102 @@
+"""Evaluation metrics: known answers on identical signals, silence against noise and time-shifted copies."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import harmonic, noise_bursts, silence
+
+from workflow_scripts.conventions import EVALUATION, HIFIGAN, WAVENET
+from workflow_scripts.metrics import (
+    SILENCE_DBFS,
+    SPECTRAL_CONVERGENCE_FLOOR_DB,
+    audio_checks,
+    content_preservation,
+    evaluation_db,
+    evaluation_frame_rate,
+    pearson,
+    read_benchmark,
+    reconstruction_consistency,
+    spectral_convergence_db,
+    style_match,
+    texture_distance,
+    texture_statistics,
+)
+
+SR = EVALUATION.sample_rate
+RATE = evaluation_frame_rate()
+
+
+def test_pearson_known_answers():
+    ramp = np.arange(10.0)
+    assert pearson(ramp, 3 * ramp + 7) == pytest.approx(1.0)
+    assert pearson(ramp, -ramp) == pytest.approx(-1.0)
+    assert pearson(ramp, np.ones(10)) == 0.0  # constant: no shared structure
+    assert pearson(ramp, np.concatenate([ramp, [100.0, -5.0]])) == pytest.approx(1.0)  # common frames only
+
+
+def test_identical_signals_preserve_content_and_are_perfectly_consistent():
+    tone = evaluation_db(harmonic(1.0, SR, vibrato=0.02) * np.hanning(SR), SR)
+    scores = content_preservation(tone, tone)
+    assert scores == pytest.approx({"envelope_corr": 1.0, "flux_corr": 1.0, "content_preservation": 1.0})
+    assert texture_distance(texture_statistics(tone, RATE), texture_statistics(tone, RATE)) == 0.0
+    mel = np.abs(np.random.default_rng(0).standard_normal((80, 50)))
+    assert spectral_convergence_db(mel, mel) == SPECTRAL_CONVERGENCE_FLOOR_DB
+    assert spectral_convergence_db(mel, 1.1 * mel) == pytest.approx(-20.0)  # a 10 % error
+
+
+def test_silence_against_noise():
+    noise = noise_bursts(1.0, SR)
+    noise_db, silence_db = evaluation_db(noise, SR), evaluation_db(silence(1.0, SR), SR)
+    assert content_preservation(noise_db, silence_db)["content_preservation"] == 0.0  # flat envelope
+    mel = 10.0 ** (noise_db / 20.0)
+    assert spectral_convergence_db(mel, np.zeros_like(mel)) == pytest.approx(0.0)  # error as large as the signal
+    # a silent output carries none of the noise's texture: farther from it than any clip with level changes
+    assert texture_distance(texture_statistics(silence_db, RATE), texture_statistics(noise_db, RATE)) > 5.0
+    assert audio_checks(silence(0.1, SR)) == {"peak_dbfs": SILENCE_DBFS, "clipped_samples": 0, "nonfinite_samples": 0}
+
+
+def test_time_shifted_copy_keeps_texture_but_loses_timing():
+    bursts = noise_bursts(2.0, SR, seed=1)  # 0.1 s on, 0.1 s off
+    original_db = evaluation_db(bursts, SR)
+    shifted_db = evaluation_db(np.roll(bursts, int(0.1 * SR)), SR)  # on where it was off
+    scores = content_preservation(original_db, shifted_db)
+    assert scores["envelope_corr"] < -0.5 and scores["content_preservation"] < 0.0
+    in_step = content_preservation(original_db, evaluation_db(np.roll(bursts, int(0.4 * SR)), SR))  # whole periods
+    assert in_step["content_preservation"] > 0.99
+    tone_db = evaluation_db(harmonic(2.0, SR), SR)
+    # as content: the tone; as style: the bursts. Their shifted copy matches the style's texture almost exactly.
+    assert style_match(tone_db, original_db, shifted_db, RATE) > 0.9
+    assert style_match(tone_db, original_db, tone_db, RATE) == pytest.approx(0.0)  # unchanged content
+    assert np.isnan(style_match(tone_db, tone_db, tone_db, RATE))  # content already has the style
+
+
+def test_modulation_statistics_find_the_modulation_rate():
+    t = np.arange(2 * SR) / SR
+    tremolo = harmonic(2.0, SR) * (1.0 + 0.9 * np.sin(2 * np.pi * 6.0 * t)).astype(np.float32)
+    modulation = texture_statistics(evaluation_db(tremolo, SR), RATE)["modulation"]
+    assert modulation.shape == (EVALUATION.n_mels, 6)
+    assert np.argmax(modulation.sum(axis=0)) == 3  # the 4-8 Hz octave
+
+
+@pytest.mark.parametrize("convention", [HIFIGAN, WAVENET], ids=lambda c: c.name)
+def test_reconstruction_consistency_of_the_analysed_audio_is_exact(convention):
+    audio = harmonic(0.5, convention.sample_rate)
+    features = convention.features(audio)
+    assert reconstruction_consistency(features, audio, convention) == SPECTRAL_CONVERGENCE_FLOOR_DB
+    assert reconstruction_consistency(features, 0.5 * audio, convention) > -10.0  # 6 dB quieter: a large error
+
+
+def test_audio_checks_count_clipping_and_nan():
+    audio = np.array([0.0, 0.5, -1.0, 1.2, np.nan, np.inf], dtype=np.float32)
+    assert audio_checks(audio) == {"peak_dbfs": pytest.approx(20 * np.log10(1.2), abs=1e-3),
+                                   "clipped_samples": 2, "nonfinite_samples": 2}  # fmt: skip
+
+
+def test_read_benchmark(tmp_path):
+    path = tmp_path / "bench.tsv"
+    pd.DataFrame([{"s": 1.5, "h:m:s": "0:00:01", "max_rss": 812.25, "max_vms": 900.0, "cpu_time": 1.2}]).to_csv(
+        path, sep="\t", index=False
+    )
+    assert read_benchmark(path) == {"s": 1.5, "max_rss_mb": 812.25}
+    pd.DataFrame([{"s": 0.2, "h:m:s": "0:00:00", "max_rss": "NA"}]).to_csv(path, sep="\t", index=False)
+    assert np.isnan(read_benchmark(path)["max_rss_mb"])

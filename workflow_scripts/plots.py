@@ -1,0 +1,103 @@
+"""Figures of the evaluation: per-output spectrogram comparison and per-corpus summary (PNG, matplotlib Agg)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from workflow_scripts.audio_io import atomic_path
+
+# Colour range of spectrogram panels: this many dB below the loudest bin of all panels.
+DYNAMIC_RANGE_DB = 80.0
+VOCODER_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+# Point labels (content/style) are drawn only on summaries this small, to keep larger corpora readable.
+MAX_LABELLED_POINTS = 24
+
+
+def spectrogram_panels(
+    path: str | os.PathLike,
+    panels: Sequence[tuple[str, np.ndarray]],
+    frame_rate: float,
+    title: str = "",
+) -> None:
+    """One PNG with stacked log-mel spectrograms on the same colour scale and time axis.
+
+    Parameters
+    ----------
+    path : PNG to write (atomically).
+    panels : (label, dB log-mel ``(n_mels, frames)``) per row, top to bottom.
+    frame_rate : frames per second of every panel.
+    title : figure title.
+    """
+    top = max(float(np.max(db)) for _, db in panels)
+    longest = max(db.shape[1] for _, db in panels) / frame_rate
+    figure, axes = plt.subplots(len(panels), 1, figsize=(10, 2.0 * len(panels) + 0.6), sharex=True, squeeze=False)
+    for axis, (label, db) in zip(axes[:, 0], panels, strict=True):
+        image = axis.imshow(
+            db,
+            origin="lower",
+            aspect="auto",
+            interpolation="nearest",
+            cmap="magma",
+            vmin=top - DYNAMIC_RANGE_DB,
+            vmax=top,
+            extent=(0.0, db.shape[1] / frame_rate, 0, db.shape[0]),
+        )
+        axis.set_ylabel("mel band")
+        axis.set_title(label, loc="left", fontsize=10)
+        axis.set_xlim(0.0, longest)
+    axes[-1, 0].set_xlabel("time (s)")
+    figure.colorbar(image, ax=axes[:, 0].tolist(), label="dB above floor", pad=0.01)
+    if title:
+        figure.suptitle(title)
+    _save(figure, path)
+
+
+def summary_scatter(path: str | os.PathLike, metrics: pd.DataFrame) -> None:
+    """Style match against content preservation, one marker per output: colour = backbone, shape = vocoder."""
+    figure, axis = plt.subplots(figsize=(8, 6))
+    backbones = sorted(metrics["backbone"].unique())
+    vocoders = sorted(metrics["vocoder"].unique())
+    colours = dict(zip(backbones, itertools.cycle(plt.get_cmap("tab10").colors), strict=False))
+    markers = dict(zip(vocoders, itertools.cycle(VOCODER_MARKERS), strict=False))
+    for (backbone, vocoder), group in metrics.groupby(["backbone", "vocoder"]):
+        axis.scatter(
+            group["content_preservation"],
+            group["style_match"],
+            color=colours[backbone],
+            marker=markers[vocoder],
+            s=60,
+            edgecolors="black",
+            linewidths=0.5,
+        )
+    if len(metrics) <= MAX_LABELLED_POINTS:
+        for row in metrics.itertuples():
+            axis.annotate(f"{row.content}/{row.style}", (row.content_preservation, row.style_match), fontsize=7,
+                          xytext=(4, 4), textcoords="offset points")  # fmt: skip
+    axis.axhline(0.0, color="grey", linewidth=0.8, linestyle=":")
+    axis.axhline(1.0, color="grey", linewidth=0.8, linestyle=":")
+    axis.set_xlabel("content preservation (envelope and onset correlation; 1 = same timing)")
+    axis.set_ylabel("style match (0 = texture unchanged, 1 = matches style)")
+    handles = [plt.Line2D([], [], color=colours[b], marker="o", linestyle="", label=f"backbone {b}") for b in backbones]
+    handles += [
+        plt.Line2D([], [], color="grey", marker=markers[v], linestyle="", label=f"vocoder {v}") for v in vocoders
+    ]
+    axis.legend(handles=handles, fontsize=8, loc="best")
+    axis.grid(alpha=0.3)
+    axis.set_title(f"{len(metrics)} outputs")
+    _save(figure, path)
+
+
+def _save(figure: plt.Figure, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+    plt.close(figure)
