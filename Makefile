@@ -1,6 +1,7 @@
 # make demo   - create the environment and run the pipeline on the built-in demo (config.yaml)
 # make test   - create the environment if needed, lint, run the test suite
 # make bench  - benchmarks (see README, Performance)
+# make test-slurm - the pipeline through profiles/slurm on a one-node SLURM cluster on localhost (root)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test lint format bench clean
+.PHONY: venv demo test test-slurm lint format bench clean
 
 venv: $(STAMP)
 
@@ -36,6 +37,9 @@ format: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-slurm: $(STAMP)
+	$(BIN)/python -m pytest tests/slurm $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
