@@ -102,9 +102,17 @@ JobAcctGatherType=jobacct_gather/linux
 JobCompType=jobcomp/filetxt
 JobCompLoc=$dir/jobcomp.txt
 MinJobAge=600
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+# GPU requests (sbatch --gpus=N) are served by one GPU slot per CPU, each a null device node (slurmd drops GPUs
+# without a device file): jobs that ask for a GPU are scheduled as on a GPU cluster and compute on their CPUs.
+GresTypes=gpu
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb Gres=gpu:$cpus State=UNKNOWN
 PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
+    local i
+    for ((i = 0; i < cpus; i++)); do
+        mknod "$dir/gpu$i" c 1 3 # the major/minor numbers of /dev/null
+    done
+    echo "NodeName=$host Name=gpu File=$dir/gpu[0-$((cpus - 1))]" >"$dir/gres.conf"
 }
 
 start() {
@@ -126,8 +134,15 @@ start() {
         --log-file="$dir/munged.log" --seed-file="$dir/munged.seed"
     slurmctld -i
     slurmd -N "$(hostname -s)"
-    for _ in $(seq 120); do
-        if sinfo --noheader --responding --states=idle --format=%n 2>/dev/null | grep -q .; then
+    local deadline=$((SECONDS + 60)) name
+    while ((SECONDS < deadline)); do
+        for name in "${DAEMONS[@]}"; do
+            if [[ -f $dir/$name.pid ]] && ! kill -0 "$(<"$dir/$name.pid")" 2>/dev/null; then
+                echo "cluster.sh: $name exited" >&2
+                false
+            fi
+        done
+        if timeout 5 sinfo --noheader --responding --states=idle --format=%n 2>/dev/null | grep -q .; then
             trap - ERR
             return 0
         fi

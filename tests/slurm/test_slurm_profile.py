@@ -23,8 +23,9 @@ pytestmark = pytest.mark.slurm
 
 CLUSTER = Path(__file__).with_name("cluster.sh")
 LOCAL_RULES = {"all", "aggregate_metrics"}
-# The test node has no GPU: transfer and vocode request none and run on the CPU.
-CONFIG = tiny_config(gpus_per_job=0, device="cpu")
+GPU_RULES = {"transfer", "vocode"}
+# transfer and vocode request a GPU (gpus_per_job: 1); the test node's GPU slots have no device behind them
+CONFIG = tiny_config(gpus_per_job=1, device="cpu")
 TIMING_COLUMNS = {"seconds", "transfer_s", "vocode_s"}
 
 
@@ -78,15 +79,17 @@ def test_every_job_but_the_local_rules_ran_as_a_completed_slurm_job(runs):
 
     # SLURM's own records of this run: the controller's job table (rule name in the job comment) ...
     listing = subprocess.run(
-        ["squeue", "--states=all", "--noheader", "--name", run_id, "--format=%i|%T|%k"],
+        ["squeue", "--states=all", "--noheader", "--name", run_id, "-O", "JobID:|,State:|,tres-per-job:|,Comment:"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    records = dict(line.split("|", 1) for line in listing.splitlines())
+    records = {job: fields for job, *fields in (line.strip().split("|") for line in listing.splitlines())}
     assert set(records) == submitted
-    states_and_rules = [record.split("|") for record in records.values()]
-    assert {state for state, _ in states_and_rules} == {"COMPLETED"}
-    rules = [re.match(r"rule_(.+?)(_wildcards_|$)", comment).group(1) for _, comment in states_and_rules]
+    assert {state for state, _, _ in records.values()} == {"COMPLETED"}
+    rules = [re.match(r"rule_(.+?)(_wildcards_|$)", comment).group(1) for _, _, comment in records.values()]
     assert {rule: rules.count(rule) for rule in set(rules)} == expected
+    # GPU rules asked SLURM for one GPU each (sbatch --gpus=1), the others for none
+    for (_, gpus, _), rule in zip(records.values(), rules, strict=True):
+        assert gpus == ("gres:gpu:1" if rule in GPU_RULES else "N/A"), rule
 
     # ... and the job completion log, one line per finished job
     completed = re.findall(r"JobId=(\d+) .*?Name=(\S+) JobState=(\w+)", (runs["state"] / "jobcomp.txt").read_text())
