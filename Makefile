@@ -2,6 +2,7 @@
 # make test   - create the environment if needed, lint, run the test suite
 # make report - run the pipeline and render results/report.html (metrics, plots, playable outputs)
 # make bench  - benchmarks (see README, Performance)
+# make test-slurm - the pipeline through profiles/slurm on a one-node SLURM cluster on localhost (root)
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +11,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv demo report test lint format bench clean
+.PHONY: venv demo report test test-slurm lint format bench clean
 
 venv: $(STAMP)
 
@@ -40,6 +41,9 @@ format: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-slurm: $(STAMP)
+	$(BIN)/python -m pytest tests/slurm $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
