@@ -24,7 +24,8 @@ def test_slurm_profile_sizes_every_job_and_leaves_account_and_partition_to_the_c
     assert profile["executor"] == "slurm"
     assert profile["default-resources"] == ["runtime=15", "mem_mb=2000"]
     assert set(profile["set-resources"]) == {
-        "transfer:runtime=120", "transfer:mem_mb=8000", "vocode:runtime=30", "vocode:mem_mb=4000",
+        "style_stats:runtime=30", "style_stats:mem_mb=8000", "transfer:runtime=120", "transfer:mem_mb=8000",
+        "vocode:runtime=30", "vocode:mem_mb=4000",
     }  # fmt: skip
 
 
@@ -37,7 +38,8 @@ def test_slurm_profile_with_site_settings(tmp_path):
         profile = dict(ProfileConfigFileParser().parse(stream))
     # quoted, so that a name such as `all` stays a string when Snakemake evaluates resource values
     assert {"slurm_account='all'", "slurm_partition='cpu'"} <= set(profile["default-resources"])
-    assert {"transfer:slurm_partition='gpu'", "vocode:slurm_partition='gpu'"} <= set(profile["set-resources"])
+    gpu_rules = ("style_stats", "transfer", "vocode")
+    assert {f"{rule}:slurm_partition='gpu'" for rule in gpu_rules} <= set(profile["set-resources"])
 
 
 @pytest.mark.slow

@@ -27,7 +27,7 @@ CLUSTER = Path(__file__).with_name("cluster.sh")
 LOCAL_RULES = set(
     re.findall(r"^    (\w+),$", (REPO / "Snakefile").read_text().split("localrules:")[1].split("\n\n")[0], re.M)
 )
-GPU_RULES = {"transfer", "vocode"}
+GPU_RULES = {"style_stats", "transfer", "vocode"}
 # transfer and vocode request a GPU (gpus_per_job: 1); the test node's GPU slots have no device behind them
 CONFIG = tiny_config(gpus_per_job=1, device="cpu")
 # Wall times and memory differ between any two runs; everything else must match.
