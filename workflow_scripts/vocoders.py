@@ -7,6 +7,7 @@ writing one subclass with its options dataclass and registering it in :data:`VOC
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -223,6 +224,13 @@ def _check_file(value: str, names: dict[str, str], where: str, what: str) -> Non
 
 
 VOCODERS: dict[str, type[Vocoder]] = {"griffinlim": GriffinLim, "hifigan": HiFiGAN, "wavenet": WaveNetVocoder}
+
+
+def vocoder_from_params(params: Mapping[str, object], device: torch.device | str = "cpu") -> Vocoder:
+    """Instantiate a vocoder from a rule's ``params`` (``{"type": kind, **options}``, see settings.Component)."""
+    options = dict(params)
+    kind = options.pop("type")
+    return build_vocoder(kind, VOCODERS[kind].Options(**options), device)
 
 
 def build_vocoder(kind: str, options: VocoderOptions, device: torch.device | str = "cpu") -> Vocoder:

@@ -7,7 +7,7 @@ import numpy as np
 
 from workflow_scripts.audio_io import save_audio
 from workflow_scripts.runtime import resolve_device, run_step, write_json
-from workflow_scripts.vocoders import VOCODERS, build_vocoder
+from workflow_scripts.vocoders import vocoder_from_params
 
 # Peak ceiling of written audio: vocoders can overshoot full scale; quieter output is left as it is.
 PEAK_CEILING = 0.999
@@ -16,9 +16,7 @@ PEAK_CEILING = 0.999
 def main() -> None:
     start = time.perf_counter()
     device = resolve_device(snakemake.params.device)
-    options = dict(snakemake.params.vocoder)
-    kind = options.pop("type")
-    vocoder = build_vocoder(kind, VOCODERS[kind].Options(**options), device)
+    vocoder = vocoder_from_params(snakemake.params.vocoder, device)
     audio = vocoder(np.load(snakemake.input.mel))
     peak = float(np.max(np.abs(audio)))
     if peak > PEAK_CEILING:
