@@ -267,6 +267,6 @@ def log_mel_error_db(
     """
     mels = [convention.features(audio), reference]
     frames = min(m.shape[1] for m in mels)
-    rendered, target = (convention.to_unit(torch.from_numpy(m[:, :frames])).numpy() * UNIT_DB_RANGE for m in mels)
+    rendered, target = (decibels(m[:, :frames], convention) for m in mels)
     floor = target.max() - range_db
     return float(np.abs(np.maximum(rendered, floor) - np.maximum(target, floor)).mean())
