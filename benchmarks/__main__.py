@@ -10,10 +10,12 @@ import sys
 
 import torch
 
-from benchmarks import backbones, evaluation, griffinlim, long_clips, vocoders
+from benchmarks import backbones, dag, evaluation, griffinlim, long_clips, transfer, vocoders
 
 SECTIONS = {
+    "transfer": transfer.run,
     "griffinlim": griffinlim.run,
+    "dag": dag.run,
     "vocoders": vocoders.run,
     "backbones": backbones.run,
     "evaluation": evaluation.run,

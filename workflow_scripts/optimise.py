@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,6 +102,7 @@ def style_transfer(
     options: TransferOptions,
     device: torch.device | str = "cpu",
     progress: bool = True,
+    on_step: Callable[[dict[str, float], torch.Tensor], None] | None = None,
 ) -> TransferResult:
     """Optimise a unit-scale mel with ``content``'s features and ``style``'s Gram statistics.
 
@@ -113,6 +114,8 @@ def style_transfer(
         options: optimiser settings.
         device: torch device to optimise on.
         progress: show a tqdm bar on stderr.
+        on_step: called after every step with its history row and the current unit-scale mel (detached; copy it
+            to keep it), e.g. to keep snapshots of the trajectory.
 
     Returns:
         The optimised unit-scale mel, the loss history (one row per step) and the wall time.
@@ -153,19 +156,29 @@ def style_transfer(
     else:
         raise ValueError(f"unknown optimizer {options.optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
 
+    # The losses at the last point the closure evaluated; the point a step accepts usually is that point.
+    last: dict[str, torch.Tensor | tuple[torch.Tensor, ...]] = {}
+
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        total, _, _ = objective(unit_mel)
-        total.backward()
-        return total
+        losses = objective(unit_mel)
+        losses[0].backward()
+        last.update(point=unit_mel.detach().clone(), losses=tuple(loss.detach() for loss in losses))
+        return losses[0]
+
+    def losses_at_current_point() -> tuple[torch.Tensor, ...]:
+        # Reusing the closure's values saves one forward pass per step.
+        if torch.equal(last["point"], unit_mel):
+            return last["losses"]
+        with torch.no_grad():
+            return objective(unit_mel)
 
     history = []
     best, stalled = float("inf"), 0
     bar = tqdm(range(options.iterations), desc="transfer", unit="step", disable=not progress, leave=False)
     for step in bar:
         optimizer.step(closure)
-        with torch.no_grad():
-            total, content_value, style_value = objective(unit_mel)
+        total, content_value, style_value = losses_at_current_point()
         row = {
             "step": step + 1,
             "total": float(total),
@@ -175,6 +188,8 @@ def style_transfer(
         }
         history.append(row)
         bar.set_postfix(content=f"{row['content']:.3g}", style=f"{row['style']:.3g}")
+        if on_step is not None:
+            on_step(row, unit_mel.detach())
         if not np.isfinite(row["total"]):
             raise FloatingPointError(f"loss became {row['total']} at step {step + 1}; lower learning_rate")
         stalled = stalled + 1 if row["total"] >= best * (1.0 - options.tolerance) else 0
