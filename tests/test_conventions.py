@@ -4,7 +4,7 @@ import pytest
 import torch
 from conftest import harmonic
 
-from workflow_scripts.conventions import CONVENTIONS, HIFIGAN, WAVENET, get_convention, unit_to_amplitude
+from workflow_scripts.conventions import CONVENTIONS, HIFIGAN, WAVENET, _overlap_add, get_convention, unit_to_amplitude
 
 
 def reference_magnitude(audio: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
@@ -45,6 +45,31 @@ def test_istft_inverts_stft_in_the_convention_framing():
     rebuilt = HIFIGAN.istft(HIFIGAN.stft(audio))
     assert rebuilt.shape[-1] == len(audio) // 256 * 256
     torch.testing.assert_close(rebuilt, audio[: rebuilt.shape[-1]], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize(("width", "hop"), [(1024, 256), (1000, 256), (7, 3)])
+def test_overlap_add_equals_a_per_frame_loop(width, hop):
+    segments = torch.randn(2, width, 9, generator=torch.Generator().manual_seed(0))
+    total = 8 * hop + width
+    expected = torch.zeros(2, total)
+    for frame in range(9):
+        expected[:, frame * hop : frame * hop + width] += segments[:, :, frame]
+    torch.testing.assert_close(_overlap_add(segments, hop, total), expected)
+
+
+def test_istft_matches_librosa_overlap_add():
+    audio = harmonic(0.7, 22050)
+    spec = HIFIGAN.stft(torch.from_numpy(audio))
+    frames = spec.shape[-1]
+    expected = librosa.istft(spec.numpy(), hop_length=256, n_fft=1024, window="hann", center=False)
+    expected = expected[HIFIGAN.padding : HIFIGAN.padding + frames * 256]
+    np.testing.assert_allclose(HIFIGAN.istft(spec).numpy(), expected, atol=1e-5)
+
+
+def test_batched_istft_equals_istft_of_each_item():
+    audio = torch.stack([torch.from_numpy(harmonic(0.3, 22050)), torch.from_numpy(harmonic(0.3, 22050)[::-1].copy())])
+    spec = HIFIGAN.stft(audio)
+    torch.testing.assert_close(HIFIGAN.istft(spec), torch.stack([HIFIGAN.istft(item) for item in spec]))
 
 
 @pytest.mark.parametrize("convention", CONVENTIONS.values(), ids=list(CONVENTIONS))
