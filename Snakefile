@@ -1,5 +1,5 @@
 # Neural audio style transfer: trim -> resample -> mel -> (style_stats) transfer -> vocode -> evaluate
-# -> plots, report.
+# (metrics row and spectrograms of each output) -> metrics table, summary plot, report.
 # Configuration: config.yaml (schema: schemas/config.schema.yaml). See README.md.
 
 
@@ -21,7 +21,6 @@ rule all:
     input:
         PATTERNS["metrics"],
         PATTERNS["summary_plot"],
-        per_output(PATTERNS["output_plot"]),
 
 
 include: "rules/synthesize.smk"

@@ -71,34 +71,39 @@ def vocoder_convention(wildcards):
     return PIPELINE.vocoders[wildcards.vocoder].options.convention
 
 
-def stylised_for(wildcards, suffix):
-    """Stylised output made in the convention of ``wildcards.vocoder``: the only mel it may render."""
+def stylised_mel(wildcards):
+    """Stylised mel made in the convention of ``wildcards.vocoder``: the only mel it may render."""
     return (
         PATTERNS["stylised"].format(
             convention=vocoder_convention(wildcards), **wildcards
         )
-        + suffix
+        + ".npy"
     )
 
 
-def transfer_benchmark_for(wildcards):
-    return PATTERNS["transfer_benchmark"].format(
-        convention=vocoder_convention(wildcards), **wildcards
-    )
+def evaluation_inputs(wildcards):
+    """What `evaluate` reads of one output besides its audio, all in the vocoder's convention.
 
-
-def clip_mel_for(role):
-    """Input function: the content or style clip's mel in the vocoder's convention."""
-    return lambda wildcards: PATTERNS["mel"].format(
-        convention=vocoder_convention(wildcards), clip=wildcards[role]
-    )
-
-
-def clip_audio_for(role):
-    """Input function: the content or style clip, conditioned at the vocoder's convention rate."""
-    return lambda wildcards: resampled_for(
-        vocoder_convention(wildcards), wildcards[role]
-    )
+    One function for all of them: Snakemake inspects every input function once per job, which adds up over
+    thousands of outputs.
+    """
+    convention = vocoder_convention(wildcards)
+    stylised = PATTERNS["stylised"].format(convention=convention, **wildcards)
+    return {
+        "stylised": stylised + ".npy",
+        "transfer_summary": stylised + ".json",
+        "transfer_benchmark": PATTERNS["transfer_benchmark"].format(
+            convention=convention, **wildcards
+        ),
+        "content": resampled_for(convention, wildcards.content),
+        "style": resampled_for(convention, wildcards.style),
+        "content_mel": PATTERNS["mel"].format(
+            convention=convention, clip=wildcards.content
+        ),
+        "style_mel": PATTERNS["mel"].format(
+            convention=convention, clip=wildcards.style
+        ),
+    }
 
 
 def per_output_keys():

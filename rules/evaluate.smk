@@ -1,20 +1,25 @@
 rule evaluate:
-    """Metrics of one rendered output (README: Evaluation metrics)."""
+    """Metrics row (README: Evaluation metrics) and spectrogram panels (content, style, stylised and rendered
+    mels on one colour scale and time axis) of one rendered output."""
     input:
+        unpack(evaluation_inputs),
         wav=PATTERNS["audio"] + ".wav",
         vocode_summary=PATTERNS["audio"] + ".json",
         vocode_benchmark=PATTERNS["vocode_benchmark"],
-        stylised=lambda wildcards: stylised_for(wildcards, ".npy"),
-        transfer_summary=lambda wildcards: stylised_for(wildcards, ".json"),
-        transfer_benchmark=transfer_benchmark_for,
-        content=clip_audio_for("content"),
-        style=clip_audio_for("style"),
     output:
         tsv=PATTERNS["row"],
+        png=report(
+            PATTERNS["output_plot"],
+            category="Spectrograms",
+            subcategory="{content} in the style of {style}",
+            labels={"backbone": "{backbone}", "vocoder": "{vocoder}"},
+        ),
     log:
         f"{LOGS}/evaluate/{{vocoder}}/{{backbone}}/{{content}}/{{style}}.log",
     conda:
         CONDA_ENV
+    params:
+        convention=vocoder_convention,
     script:
         "../workflow_scripts/steps/evaluate.py"
 

@@ -1,27 +1,3 @@
-rule plot_output:
-    """Content, style, stylised and rendered mels of one output on one colour scale and time axis."""
-    input:
-        content=clip_mel_for("content"),
-        style=clip_mel_for("style"),
-        stylised=lambda wildcards: stylised_for(wildcards, ".npy"),
-        wav=PATTERNS["audio"] + ".wav",
-    output:
-        png=report(
-            PATTERNS["output_plot"],
-            category="Spectrograms",
-            subcategory="{content} in the style of {style}",
-            labels={"backbone": "{backbone}", "vocoder": "{vocoder}"},
-        ),
-    log:
-        f"{LOGS}/plot_output/{{vocoder}}/{{backbone}}/{{content}}/{{style}}.log",
-    conda:
-        CONDA_ENV
-    params:
-        convention=vocoder_convention,
-    script:
-        "../workflow_scripts/steps/plot_output.py"
-
-
 rule plot_summary:
     """Style match against content preservation, one marker per output."""
     input:

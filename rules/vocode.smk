@@ -1,7 +1,7 @@
 rule vocode:
     """Render a stylised mel with a vocoder, always from the mel made in that vocoder's convention."""
     input:
-        mel=lambda wildcards: stylised_for(wildcards, ".npy"),
+        mel=stylised_mel,
     output:
         wav=PATTERNS["audio"] + ".wav",
         summary=PATTERNS["audio"] + ".json",
