@@ -103,14 +103,15 @@ def mel_to_magnitude(mel: torch.Tensor, convention: MelConvention, iterations: i
     """
     basis = convention.mel_basis(mel.device)
     step = 1.0 / torch.linalg.matrix_norm(basis, ord=2) ** 2
-    gram_matrix, target = basis.T @ basis, basis.T @ mel
+    target = basis.T @ mel
     estimate = torch.clamp(torch.linalg.pinv(basis) @ mel, min=0.0)
     previous, momentum = estimate, 1.0
     for _ in range(iterations):
         next_momentum = (1.0 + (1.0 + 4.0 * momentum**2) ** 0.5) / 2.0
         extrapolated = estimate + ((momentum - 1.0) / next_momentum) * (estimate - previous)
         previous = estimate
-        estimate = torch.clamp(extrapolated - step * (gram_matrix @ extrapolated - target), min=0.0)
+        # B^T (B x) rather than (B^T B) x: two thin products, a third of the work with 80 bands and 513 bins
+        estimate = torch.clamp(extrapolated - step * (basis.T @ (basis @ extrapolated) - target), min=0.0)
         momentum = next_momentum
     return estimate
 
