@@ -8,7 +8,7 @@ from workflow_scripts.backbones import RandomCNN, build_backbone
 from workflow_scripts.conventions import HIFIGAN, WAVENET
 from workflow_scripts.errors import InputError
 from workflow_scripts.optimise import TransferOptions, style_transfer
-from workflow_scripts.vocoders import GriffinLim, fast_griffin_lim, griffin_lim, mel_to_magnitude
+from workflow_scripts.vocoders import NNLS_BLOCK_FRAMES, GriffinLim, fast_griffin_lim, griffin_lim, mel_to_magnitude
 
 
 def unit_mel(audio: np.ndarray) -> np.ndarray:
@@ -149,6 +149,16 @@ def test_nnls_recovers_a_magnitude_consistent_with_the_mel():
     assert float(estimate.min()) >= 0.0
     relative_residual = torch.linalg.norm(HIFIGAN.mel_basis() @ estimate - mel) / torch.linalg.norm(mel)
     assert float(relative_residual) < 0.02
+
+
+def test_nnls_solves_each_frame_independently_of_the_blocking():
+    magnitude = HIFIGAN.stft(torch.from_numpy(chirp(14.0, 22050))).abs()
+    mel = HIFIGAN.mel_basis() @ magnitude
+    assert mel.shape[1] > NNLS_BLOCK_FRAMES + 50
+    whole = mel_to_magnitude(mel, HIFIGAN, iterations=30)
+    # a slice that straddles a block boundary, solved on its own
+    part = slice(NNLS_BLOCK_FRAMES - 100, NNLS_BLOCK_FRAMES + 50)
+    torch.testing.assert_close(whole[:, part], mel_to_magnitude(mel[:, part], HIFIGAN, iterations=30))
 
 
 def spectral_convergence_db(audio: torch.Tensor, magnitude: torch.Tensor) -> float:

@@ -164,7 +164,10 @@ def _overlap_add(segments: torch.Tensor, hop: int, total: int) -> torch.Tensor:
     """
     width, frames = segments.shape[-2:]
     blocks = -(-width // hop)
-    per_frame = torch.nn.functional.pad(segments.transpose(-1, -2), (0, blocks * hop - width))
+    per_frame = segments.transpose(-1, -2)
+    if width % hop:
+        per_frame = torch.nn.functional.pad(per_frame, (0, blocks * hop - width))
+    # a view when the segments are broadcast (the window envelope): nothing of size frames x width is made
     per_frame = per_frame.reshape(*segments.shape[:-2], frames, blocks, hop)
     out = segments.new_zeros(*segments.shape[:-2], frames + blocks - 1, hop)
     for block in range(blocks):
