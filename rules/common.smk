@@ -71,14 +71,15 @@ def vocoder_convention(wildcards):
     return PIPELINE.vocoders[wildcards.vocoder].options.convention
 
 
-def stylised_mel(wildcards):
-    """Stylised mel made in the convention of ``wildcards.vocoder``: the only mel it may render."""
-    return (
-        PATTERNS["stylised"].format(
-            convention=vocoder_convention(wildcards), **wildcards
-        )
-        + ".npy"
+def stylised_stem(wildcards):
+    """Stylised output (without suffix) made in the convention of ``wildcards.vocoder``: the only mel it may render."""
+    return PATTERNS["stylised"].format(
+        convention=vocoder_convention(wildcards), **wildcards
     )
+
+
+def stylised_mel(wildcards):
+    return stylised_stem(wildcards) + ".npy"
 
 
 def evaluation_inputs(wildcards):
@@ -88,7 +89,7 @@ def evaluation_inputs(wildcards):
     thousands of outputs.
     """
     convention = vocoder_convention(wildcards)
-    stylised = PATTERNS["stylised"].format(convention=convention, **wildcards)
+    stylised = stylised_stem(wildcards)
     return {
         "stylised": stylised + ".npy",
         "transfer_summary": stylised + ".json",
