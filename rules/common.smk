@@ -28,6 +28,7 @@ PATTERNS = {
     "trimmed": f"{RESULTS}/trimmed/{{clip}}.wav",
     "resampled": f"{RESULTS}/resampled/{{rate}}hz/{{clip}}.wav",
     "mel": f"{RESULTS}/mel/{{convention}}/{{clip}}.npy",
+    "pitch": f"{RESULTS}/pitch/{{convention}}/{{clip}}.npy",
     "style_stats": f"{RESULTS}/style_stats/{{convention}}/{{backbone}}/{{style}}.pt",
     "stylised": f"{RESULTS}/stylised/{{convention}}/{{backbone}}/{{content}}/{{style}}",
     "audio": f"{RESULTS}/audio/{{vocoder}}/{{backbone}}/{{content}}/{{style}}",
@@ -40,6 +41,18 @@ PATTERNS = {
     "summary_plot": f"{RESULTS}/plots/summary.png",
     "report": f"{RESULTS}/report.html",
 }
+
+
+# The knn transfer also reads the style's mel and both clips' F0 (rule pitch); gatys needs neither.
+MATCHING_INPUTS = (
+    {
+        "style": PATTERNS["mel"].replace("{clip}", "{style}"),
+        "content_f0": PATTERNS["pitch"].replace("{clip}", "{content}"),
+        "style_f0": PATTERNS["pitch"].replace("{clip}", "{style}"),
+    }
+    if PIPELINE.transfer.method == "knn"
+    else {}
+)
 
 
 def _alternatives(names):
@@ -104,7 +117,15 @@ def evaluation_inputs(wildcards):
         "style_mel": PATTERNS["mel"].format(
             convention=convention, clip=wildcards.style
         ),
+        "content_f0": PATTERNS["pitch"].format(
+            convention=EVALUATION.name, clip=wildcards.content
+        ),
     }
+
+
+def clip_kinds(wildcards):
+    """Which metrics apply: the content's and the style's kind (speech or music)."""
+    return {role: PIPELINE.clip_kind(wildcards[role]) for role in ("content", "style")}
 
 
 def per_output_keys():

@@ -20,6 +20,7 @@ rule evaluate:
         CONDA_ENV
     params:
         convention=vocoder_convention,
+        kinds=clip_kinds,
     script:
         "../workflow_scripts/steps/evaluate.py"
 

@@ -67,7 +67,7 @@ def test_growing_the_config_rebuilds_only_what_depends_on_the_change(built_workd
     pair = "random_cnn/tone/bowed"
     assert changed(before, output_mtimes(workdir)) == {
         "synth/bowed.wav", "trimmed/bowed.wav", "resampled/22050hz/bowed.wav", "mel/hifigan/bowed.npy",
-        "style_stats/hifigan/random_cnn/bowed.pt",
+        "pitch/hifigan/bowed.npy", "style_stats/hifigan/random_cnn/bowed.pt",
         f"stylised/hifigan/{pair}.npy", f"stylised/hifigan/{pair}.history.tsv", f"stylised/hifigan/{pair}.json",
         f"benchmarks/transfer/hifigan/{pair}.tsv", f"benchmarks/vocode/griffinlim/{pair}.tsv",
         f"audio/griffinlim/{pair}.wav", f"audio/griffinlim/{pair}.json", f"metrics/griffinlim/{pair}.tsv",
@@ -97,10 +97,10 @@ def test_growing_the_config_rebuilds_only_what_depends_on_the_change(built_workd
     write_config(workdir, config)
     snakemake(workdir)
     new = changed(before, output_mtimes(workdir))
-    stages = {"mel", "style_stats", "stylised", "benchmarks", "audio", "metrics", "plots"}
+    stages = {"mel", "pitch", "style_stats", "stylised", "benchmarks", "audio", "metrics", "plots"}
     assert {p.split("/")[0] for p in new - CORPUS_SUMMARIES} == stages
-    wavenet = ("mel/wavenet/", "style_stats/wavenet/", "stylised/wavenet/")
-    assert all(p.startswith(wavenet) for p in new if p.startswith(("mel", "styl")))
+    wavenet = ("mel/wavenet/", "pitch/wavenet/", "style_stats/wavenet/", "stylised/wavenet/")
+    assert all(p.startswith(wavenet) for p in new if p.startswith(("mel", "pitch", "styl")))
     assert all(p.startswith("benchmarks/transfer/wavenet/") for p in new if p.startswith("benchmarks/transfer"))
     rendered = ("audio", "metrics/", "plots", "benchmarks/vocode")
     per_vocoder = [p for p in new - CORPUS_SUMMARIES if p.startswith(rendered)]

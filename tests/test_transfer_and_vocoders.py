@@ -5,10 +5,10 @@ import torch
 from conftest import chirp, harmonic, silence
 
 from workflow_scripts.backbones import RandomCNN, build_backbone
-from workflow_scripts.conventions import HIFIGAN, WAVENET
+from workflow_scripts.conventions import HIFIGAN, NNLS_BLOCK_FRAMES, WAVENET, mel_to_magnitude
 from workflow_scripts.errors import InputError
 from workflow_scripts.optimise import TransferOptions, style_transfer
-from workflow_scripts.vocoders import NNLS_BLOCK_FRAMES, GriffinLim, fast_griffin_lim, griffin_lim, mel_to_magnitude
+from workflow_scripts.vocoders import GriffinLim, fast_griffin_lim, griffin_lim
 
 
 def unit_mel(audio: np.ndarray) -> np.ndarray:

@@ -59,6 +59,11 @@ class Backbone(nn.Module):
     def forward(self, unit_mel: torch.Tensor) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    def frame_features(self, unit_mel: torch.Tensor) -> torch.Tensor:
+        """Features of each frame, ``(channels, frames)``, of a unit-scale mel ``(n_mels, frames)``: what the
+        feature-matching transfer (:mod:`workflow_scripts.matching`) compares frames by."""
+        raise NotImplementedError
+
     @classmethod
     def check_options(cls, options: BackboneOptions, where: str) -> None:
         """Fail at configuration time, before any job runs, if ``options`` cannot work; raise ConfigError."""
@@ -126,6 +131,9 @@ class RandomCNN(Backbone):
     def forward(self, unit_mel: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"relu": torch.relu(self.conv(torch.log1p(unit_to_amplitude(unit_mel))))[0]}
 
+    def frame_features(self, unit_mel: torch.Tensor) -> torch.Tensor:
+        return self(unit_mel[None])["relu"]
+
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -189,6 +197,9 @@ class ImageBackbone(Backbone):
 
     Options: ClassVar[type[ImageBackboneOptions]] = ImageBackboneOptions
     layers: ClassVar[tuple[str, ...]]
+    # Layer whose columns (all channels and rows of one time step) are the frame features for feature matching:
+    # a shallow one, for the finest time resolution.
+    matching_layer: ClassVar[str]
     imagenet: ClassVar[WeightsEnum]
     multiple: ClassVar[int] = 1
     minimum: ClassVar[int] = 1
@@ -197,7 +208,8 @@ class ImageBackbone(Backbone):
         super().__init__(options, n_mels)
         self.content_layers = dict(options.content_layers)
         self.style_layers = dict(options.style_layers)
-        self.depth = 1 + max(self.layers.index(name) for name in {*self.content_layers, *self.style_layers})
+        used = {*self.content_layers, *self.style_layers, self.matching_layer}
+        self.depth = 1 + max(self.layers.index(name) for name in used)
         # torchvision initialises from the global generator; seed it without disturbing the caller's stream
         with torch.random.fork_rng():
             torch.manual_seed(options.seed)
@@ -213,12 +225,20 @@ class ImageBackbone(Backbone):
         raise NotImplementedError
 
     def extract(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Feature maps ``(1, channels, ...)`` of the first ``self.depth`` layers."""
+        """Feature maps ``(1, channels, rows, columns)`` of the first ``self.depth`` layers (rows: frequency)."""
         raise NotImplementedError
 
     def forward(self, unit_mel: torch.Tensor) -> dict[str, torch.Tensor]:
         maps = self.extract(mel_to_image(unit_mel, self.multiple, self.minimum))
         return {name: maps[name][0].flatten(1) for name in {*self.content_layers, *self.style_layers}}
+
+    def frame_features(self, unit_mel: torch.Tensor) -> torch.Tensor:
+        """Each frame takes the column of :attr:`matching_layer`'s map (channels x rows) that covers it."""
+        image = mel_to_image(unit_mel[None], self.multiple, self.minimum)
+        columns = self.extract(image)[self.matching_layer][0].flatten(0, -2)  # (channels * rows, width)
+        frames = unit_mel.shape[1]
+        covering = torch.arange(frames, device=unit_mel.device) * columns.shape[1] // image.shape[-1]
+        return columns[:, covering.clamp(max=columns.shape[1] - 1)]
 
     def state_dict_for(self, weights: str) -> dict[str, torch.Tensor]:
         if weights == "imagenet":
@@ -272,6 +292,7 @@ class VGG19(ImageBackbone):
         )
 
     imagenet = torchvision.models.VGG19_Weights.IMAGENET1K_V1
+    matching_layer = "conv2_1"  # after one max-pool: one column per 2 frames
     minimum = 16  # four max-pools before block 5
     # (name, index of its ReLU in torchvision's vgg19().features)
     _relus = tuple(
@@ -311,6 +332,7 @@ class ResNet50(ImageBackbone):
         )
 
     imagenet = torchvision.models.ResNet50_Weights.IMAGENET1K_V1
+    matching_layer = "stem"  # one column per 4 frames
     minimum = 32  # total stride of layer4
     layers = ("stem", "layer1", "layer2", "layer3", "layer4")
 
@@ -347,6 +369,7 @@ class ViTB16(ImageBackbone):
         )
 
     imagenet = torchvision.models.ViT_B_16_Weights.IMAGENET1K_V1
+    matching_layer = "encoder_layer_0"  # one column of patch tokens per 16 frames
     multiple = 16  # patch size
     minimum = 16
     layers = tuple(f"encoder_layer_{index}" for index in range(12))
@@ -378,7 +401,7 @@ class ViTB16(ImageBackbone):
         maps = {}
         for name, block in zip(self.layers, self.encoder.layers, strict=False):
             x = block(x)
-            maps[name] = x[:, 1:].transpose(1, 2)  # (1, hidden, tokens)
+            maps[name] = x[:, 1:].transpose(1, 2).unflatten(2, patches.shape[-2:])  # (1, hidden, rows, columns)
         return maps
 
 

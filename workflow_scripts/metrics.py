@@ -21,6 +21,8 @@ import torch
 
 from workflow_scripts.audio_io import duration, load_audio, resample, to_mono
 from workflow_scripts.conventions import EVALUATION, UNIT_DB_RANGE, MelConvention, get_convention
+from workflow_scripts.perceptual import pitch_agreement, speech_columns
+from workflow_scripts.pitch import f0_track
 
 KEY_COLUMNS = ["content", "style", "backbone", "vocoder"]
 
@@ -183,7 +185,11 @@ def output_row(
     output_wav: str | os.PathLike,
     content_wav: str | os.PathLike,
     style_wav: str | os.PathLike,
+    content_mel: str | os.PathLike,
+    style_mel: str | os.PathLike,
     stylised_mel: str | os.PathLike,
+    content_f0: str | os.PathLike,
+    kinds: Mapping[str, str],
     transfer_summary: Mapping[str, Any],
     vocode_summary: Mapping[str, Any],
     transfer_benchmark: str | os.PathLike,
@@ -192,25 +198,45 @@ def output_row(
     """One metrics row for a rendered output; README.md ("Evaluation metrics") documents every column.
 
     ``content_wav`` and ``style_wav`` are the conditioned clips at any rate (re-analysed in the evaluation space);
-    ``stylised_mel`` is the transfer result in the vocoder's convention.
+    ``content_mel``, ``style_mel`` and ``stylised_mel`` are features in the vocoder's convention; ``content_f0`` is
+    the content's F0 per frame of the evaluation convention (rule pitch); ``kinds`` maps ``content`` and ``style``
+    to ``speech`` or ``music`` (which metrics apply).
     """
     audio, rate = read_output_audio(output_wav)
     checks = audio_checks(audio)
     audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
     convention = get_convention(transfer_summary["convention"])
     stylised = np.load(stylised_mel)
-    spaces = {}
+    clips, spaces = {}, {}
     for name, source in (("content", content_wav), ("style", style_wav)):
         clip, clip_rate = load_audio(source)
-        spaces[name] = evaluation_db(to_mono(clip), clip_rate)
+        clips[name] = (to_mono(clip), clip_rate)
+        spaces[name] = evaluation_db(*clips[name])
     output_db = evaluation_db(audio, rate)
+    frame_rate = evaluation_frame_rate()
+    mels = {
+        name: decibels(np.load(path), convention) for name, path in (("content", content_mel), ("style", style_mel))
+    }
+    content_pitch = np.load(content_f0)
+    output_pitch, _ = f0_track(audio, rate, EVALUATION.frame_times(len(content_pitch)))
     out_duration, content_duration = duration(output_wav), duration(content_wav)
     transfer_job, vocode_job = read_benchmark(transfer_benchmark), read_benchmark(vocode_benchmark)
     return {
         **{k: keys[k] for k in KEY_COLUMNS},
+        "method": transfer_summary.get("method", "gatys"),
         "convention": convention.name,
+        "content_kind": kinds["content"],
+        "style_kind": kinds["style"],
         **content_preservation(spaces["content"], output_db),
-        "style_match": style_match(spaces["content"], spaces["style"], output_db, evaluation_frame_rate()),
+        "style_match": style_match(spaces["content"], spaces["style"], output_db, frame_rate),
+        "style_match_mel": style_match(
+            mels["content"],
+            mels["style"],
+            decibels(stylised, convention),
+            convention.sample_rate / convention.hop_length,
+        ),
+        **pitch_agreement(content_pitch, output_pitch),
+        **speech_columns(clips["content"], clips["style"], (audio, rate), kinds),
         "content_loss": transfer_summary["final"]["content"],
         "style_loss": transfer_summary["final"]["style"],
         "reconstruction_sc_db": reconstruction_consistency(stylised, audio, convention),

@@ -26,17 +26,23 @@ from workflow_scripts.vocoders import VOCODERS
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3")
 ROLES = ("content", "style", "both")
+KINDS = ("speech", "music")
 
 
 @dataclass(frozen=True)
 class Clip:
-    """One input clip: a file (``path``) or a built-in demo signal (``synth``)."""
+    """One input clip: a file (``path``) or a built-in demo signal (``synth``).
+
+    ``kind`` (speech or music) decides which evaluation metrics apply; ``None`` means: speech when the clip is
+    trimmed with webrtcvad, music otherwise (:meth:`Pipeline.clip_kind`).
+    """
 
     id: str
     path: str | None = None
     synth: str | None = None
     vad: str | None = None
     role: str = "both"
+    kind: str | None = None
 
     @property
     def is_content(self) -> bool:
@@ -83,6 +89,13 @@ class Pipeline:
     def trim_settings(self, clip_id: str) -> TrimSettings:
         clip = self.clips[clip_id]
         return dataclasses.replace(self.trim, method=clip.vad) if clip.vad else self.trim
+
+    def clip_kind(self, clip_id: str) -> str:
+        """``speech`` or ``music``: the clip's own ``kind``, else speech exactly when it is trimmed with webrtcvad."""
+        clip = self.clips[clip_id]
+        if clip.kind:
+            return clip.kind
+        return "speech" if self.trim_settings(clip_id).method == "webrtcvad" else "music"
 
 
 def load_pipeline(config: Mapping[str, Any]) -> Pipeline:
@@ -200,8 +213,18 @@ def _read_sample_sheet(sheet: Path) -> list[Clip]:
             raise ConfigError(f"{sheet}:{line}: vad must be webrtcvad, energy or none, not {row['vad']!r}")
         if row.get("role") and row["role"] not in ROLES:
             raise ConfigError(f"{sheet}:{line}: role must be one of {', '.join(ROLES)}, not {row['role']!r}")
+        if row.get("kind") and row["kind"] not in KINDS:
+            raise ConfigError(f"{sheet}:{line}: kind must be one of {', '.join(KINDS)}, not {row['kind']!r}")
         clip_id = row.get("id") or clip_id_for(Path(Path(row["path"]).name))
-        clips.append(Clip(clip_id, str(path), vad=row.get("vad") or None, role=row.get("role") or "both"))
+        clips.append(
+            Clip(
+                clip_id,
+                str(path),
+                vad=row.get("vad") or None,
+                role=row.get("role") or "both",
+                kind=row.get("kind") or None,
+            )
+        )
     return clips
 
 

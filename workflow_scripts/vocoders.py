@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from workflow_scripts.conventions import CONVENTIONS, MelConvention, get_convention
+from workflow_scripts.conventions import CONVENTIONS, MelConvention, get_convention, mel_to_magnitude
 from workflow_scripts.errors import ConfigError
 from workflow_scripts.hifigan import BUNDLED_CHECKPOINTS, load_generator
 from workflow_scripts.wavenet import FastWaveNet, load_wavenet, render
@@ -93,36 +93,6 @@ class GriffinLim(Vocoder):
             progress,
         )
         return audio.cpu().numpy().astype(np.float32)
-
-
-# Frames solved together by mel_to_magnitude. Frames are independent; blocks that stay in cache solve a 5-minute
-# clip 5x faster than one pass over all its frames.
-NNLS_BLOCK_FRAMES = 1024
-
-
-def mel_to_magnitude(mel: torch.Tensor, convention: MelConvention, iterations: int = 200) -> torch.Tensor:
-    """Non-negative least-squares estimate of ``|STFT|`` from mel energies ``(n_mels, frames)``.
-
-    Minimises ``||B S - mel||^2`` over ``S >= 0`` (``B``: the mel filterbank) with accelerated projected gradient
-    (FISTA), started from the clamped pseudo-inverse solution, :data:`NNLS_BLOCK_FRAMES` frames at a time.
-    """
-    basis = convention.mel_basis(mel.device)
-    step = 1.0 / torch.linalg.matrix_norm(basis, ord=2) ** 2
-    pseudo_inverse = torch.linalg.pinv(basis)
-    blocks = []
-    for block in mel.split(NNLS_BLOCK_FRAMES, dim=-1):
-        target = basis.T @ block
-        estimate = torch.clamp(pseudo_inverse @ block, min=0.0)
-        previous, momentum = estimate, 1.0
-        for _ in range(iterations):
-            next_momentum = (1.0 + (1.0 + 4.0 * momentum**2) ** 0.5) / 2.0
-            extrapolated = estimate + ((momentum - 1.0) / next_momentum) * (estimate - previous)
-            previous = estimate
-            # B^T (B x) rather than (B^T B) x: two thin products, a third of the work with 80 bands and 513 bins
-            estimate = torch.clamp(extrapolated - step * (basis.T @ (basis @ extrapolated) - target), min=0.0)
-            momentum = next_momentum
-        blocks.append(estimate)
-    return torch.cat(blocks, dim=-1)
 
 
 def griffin_lim(
