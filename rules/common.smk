@@ -1,12 +1,13 @@
 # Configuration, sample table, wildcard constraints and input functions shared by every stage.
+# Everything imported here is light (no torch, torchvision or librosa): those load only inside jobs.
 
 import re
 import sys
 
 from snakemake.utils import min_version, validate
 
-from workflow_scripts.conventions import EVALUATION, get_convention
 from workflow_scripts.errors import ConfigError
+from workflow_scripts.options import CONVENTION_SAMPLE_RATES, EVALUATION_CONVENTION
 from workflow_scripts.runtime import clear_failure_records, write_failures_table
 from workflow_scripts.settings import load_pipeline
 
@@ -63,7 +64,7 @@ def clip_source(wildcards):
 
 
 def resampled_for(convention_name, clip):
-    rate = get_convention(convention_name).sample_rate
+    rate = CONVENTION_SAMPLE_RATES[convention_name]
     return PATTERNS["resampled"].format(rate=rate, clip=clip)
 
 

@@ -15,7 +15,8 @@ from conftest import REPO, chirp, harmonic, make_workdir, silence, snakemake, ti
 from workflow_scripts.audio_io import load_audio, normalise, resample, to_mono
 from workflow_scripts.conventions import HIFIGAN
 from workflow_scripts.errors import InputError
-from workflow_scripts.vad import TrimSettings, trim
+from workflow_scripts.options import TrimSettings
+from workflow_scripts.vad import trim
 
 FORMATS = [  # (file name, libsndfile format, subtype, channels, sample rate)
     ("u8.wav", "WAV", "PCM_U8", 1, 16000),

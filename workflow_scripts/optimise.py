@@ -12,39 +12,10 @@ from tqdm import tqdm
 
 from workflow_scripts.backbones import Backbone
 from workflow_scripts.losses import GramTarget, content_loss
+from workflow_scripts.options import INITS, OPTIMIZERS, TransferOptions
 from workflow_scripts.style_statistics import style_targets
 
-OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content", "noise")
 LINE_SEARCH_EVALUATIONS = 25
-
-
-@dataclass(frozen=True)
-class TransferOptions:
-    """How the stylised mel is optimised.
-
-    Attributes:
-        optimizer: ``lbfgs`` (default, strong-Wolfe line search) or ``adam``.
-        iterations: optimiser steps (L-BFGS steps each evaluate the loss a few times).
-        learning_rate: step size; 1.0 suits L-BFGS, about 0.01 suits Adam on unit-scale mels.
-        init: start from the ``content`` mel or from ``noise`` with the content mel's mean and standard
-            deviation. (Ulyanov & Lebedev's ``1e-3 * randn`` sits on a flat region of the unit-scale loss, where
-            L-BFGS barely moves.)
-        seed: seed of the noise initialisation.
-        history_size: L-BFGS memory.
-        tolerance: stop early once the best total loss has improved by less than this fraction over
-            ``patience`` consecutive steps (``0`` runs every iteration).
-        patience: see ``tolerance``.
-    """
-
-    optimizer: str = "lbfgs"
-    iterations: int = 100
-    learning_rate: float = 1.0
-    init: str = "content"
-    seed: int = 0
-    history_size: int = 50
-    tolerance: float = 1e-5
-    patience: int = 5
 
 
 @dataclass

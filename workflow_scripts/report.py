@@ -16,7 +16,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from workflow_scripts.audio_io import atomic_path
+from workflow_scripts.artifacts import atomic_path
 from workflow_scripts.metrics import KEY_COLUMNS
 
 TEMPLATES = Path(__file__).parent / "templates"

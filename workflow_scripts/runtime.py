@@ -1,5 +1,9 @@
 """What every rule script needs: logging to the rule's log file, one-line input errors recorded for
-``results/failures.tsv``, thread and device setup."""
+``results/failures.tsv``, and torch's thread count in the jobs that use torch.
+
+Imports nothing heavy: the Snakefile writes the failure table with it, and jobs that do not use torch never
+import it (see :func:`run_step`).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from workflow_scripts.audio_io import atomic_path
+from workflow_scripts.artifacts import atomic_path, write_json
 from workflow_scripts.errors import InputError
 
 log = logging.getLogger("audio_style")
@@ -36,7 +38,11 @@ def run_step(snakemake: Any, main: Callable[[], None]) -> None:
         record.unlink(missing_ok=True)
         handlers.append(logging.FileHandler(snakemake.log[0], mode="w", encoding="utf-8"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers)
-    torch.set_num_threads(max(int(snakemake.threads), 1))
+    # A rule script that uses torch has imported it by now (its imports run before this call). Importing it here
+    # for the others would add seconds to every job that never touches a tensor.
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(max(int(snakemake.threads), 1))
     try:
         main()
     except Exception as error:
@@ -68,18 +74,3 @@ def write_failures_table(logs: str | os.PathLike, table: str | os.PathLike) -> i
         writer.writeheader()
         writer.writerows(rows)
     return len(rows)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` fails clearly when no GPU is visible."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise InputError("config device: cuda, but no CUDA device is visible; set device: auto or cpu")
-    return torch.device(name)
-
-
-def write_json(path: str | os.PathLike, data: Any) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2)
-        handle.write("\n")

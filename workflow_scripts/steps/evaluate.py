@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from workflow_scripts.audio_io import atomic_path
+from workflow_scripts.artifacts import atomic_path
 from workflow_scripts.conventions import get_convention
 from workflow_scripts.metrics import decibels, output_row, read_json, read_output_audio
 from workflow_scripts.plots import spectrogram_panels

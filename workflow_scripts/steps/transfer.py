@@ -6,11 +6,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from workflow_scripts.audio_io import atomic_path, save_array
+from workflow_scripts.artifacts import atomic_path, write_json
+from workflow_scripts.audio_io import save_array
 from workflow_scripts.backbones import backbone_from_params
 from workflow_scripts.conventions import get_convention
-from workflow_scripts.optimise import TransferOptions, style_transfer
-from workflow_scripts.runtime import resolve_device, run_step, write_json
+from workflow_scripts.device import resolve_device
+from workflow_scripts.optimise import style_transfer
+from workflow_scripts.options import TransferOptions
+from workflow_scripts.runtime import run_step
 from workflow_scripts.style_statistics import load_style_targets
 
 
