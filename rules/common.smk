@@ -35,22 +35,25 @@ PATTERNS = {
     "row": f"{RESULTS}/metrics/{{vocoder}}/{{backbone}}/{{content}}/{{style}}.tsv",
     "metrics": f"{RESULTS}/metrics.tsv",
     "failures": f"{RESULTS}/failures.tsv",
-    "transfer_benchmark": f"{RESULTS}/benchmarks/transfer/{{convention}}/{{backbone}}/{{content}}/{{style}}.tsv",
-    "vocode_benchmark": f"{RESULTS}/benchmarks/vocode/{{vocoder}}/{{backbone}}/{{content}}/{{style}}.tsv",
     "output_plot": f"{RESULTS}/plots/{{vocoder}}/{{backbone}}/{{content}}/{{style}}.png",
     "summary_plot": f"{RESULTS}/plots/summary.png",
     "report": f"{RESULTS}/report.html",
 }
 
 
+CLIP_ID = "[^/]+"
+
+
 def _alternatives(names):
     return "|".join(re.escape(name) for name in names)
 
 
+# Clip ids never contain "/" (schema, discovery); an alternation of every id would make each of Snakemake's path
+# matches scan thousands of names in a large corpus.
 wildcard_constraints:
-    clip=_alternatives(PIPELINE.clips),
-    content=_alternatives(PIPELINE.clips),
-    style=_alternatives(PIPELINE.clips),
+    clip=CLIP_ID,
+    content=CLIP_ID,
+    style=CLIP_ID,
     backbone=_alternatives(PIPELINE.backbones),
     vocoder=_alternatives(PIPELINE.vocoders),
     convention=_alternatives(PIPELINE.conventions),
@@ -86,7 +89,8 @@ def stylised_mel(wildcards):
 def evaluation_inputs(wildcards):
     """What `evaluate` reads of one output besides its audio, all in the vocoder's convention.
 
-    One function for all of them: Snakemake inspects every input function once per job, which adds up over
+    One function for all of them, and no file the job could derive from another (it computes the content and
+    style mels from their audio): Snakemake's per-job cost grows with input functions and files, over
     thousands of outputs.
     """
     convention = vocoder_convention(wildcards)
@@ -94,17 +98,8 @@ def evaluation_inputs(wildcards):
     return {
         "stylised": stylised + ".npy",
         "transfer_summary": stylised + ".json",
-        "transfer_benchmark": PATTERNS["transfer_benchmark"].format(
-            convention=convention, **wildcards
-        ),
         "content": resampled_for(convention, wildcards.content),
         "style": resampled_for(convention, wildcards.style),
-        "content_mel": PATTERNS["mel"].format(
-            convention=convention, clip=wildcards.content
-        ),
-        "style_mel": PATTERNS["mel"].format(
-            convention=convention, clip=wildcards.style
-        ),
     }
 
 

@@ -5,7 +5,6 @@ rule evaluate:
         unpack(evaluation_inputs),
         wav=PATTERNS["audio"] + ".wav",
         vocode_summary=PATTERNS["audio"] + ".json",
-        vocode_benchmark=PATTERNS["vocode_benchmark"],
     output:
         tsv=PATTERNS["row"],
         png=report(
@@ -18,8 +17,6 @@ rule evaluate:
         f"{LOGS}/evaluate/{{vocoder}}/{{backbone}}/{{content}}/{{style}}.log",
     conda:
         CONDA_ENV
-    params:
-        convention=vocoder_convention,
     script:
         "../workflow_scripts/steps/evaluate.py"
 

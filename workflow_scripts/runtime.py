@@ -1,5 +1,5 @@
 """What every rule script needs: logging to the rule's log file, one-line input errors recorded for
-``results/failures.tsv``, and torch's thread count in the jobs that use torch.
+``results/failures.tsv``, torch's thread count in the jobs that use torch, and the job's own wall time and memory.
 
 Imports nothing heavy: the Snakefile writes the failure table with it, and jobs that do not use torch never
 import it (see :func:`run_step`).
@@ -11,10 +11,14 @@ import csv
 import json
 import logging
 import os
+import resource
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from workflow_scripts.artifacts import atomic_path, write_json
 from workflow_scripts.errors import InputError
@@ -55,6 +59,18 @@ def run_step(snakemake: Any, main: Callable[[], None]) -> None:
         log.error("%s", error)
         logging.shutdown()
         sys.exit(1)
+
+
+def job_usage() -> dict[str, float]:
+    """Wall time since this job's process started (interpreter start-up and imports included) and its peak resident
+    memory so far: what a Snakemake ``benchmark:`` file records, kept in the job's summary instead of a file of its
+    own (every file per job costs Snakemake's planning time, over thousands of jobs)."""
+    started = psutil.Process().create_time()
+    # ru_maxrss is in KiB on Linux
+    return {
+        "job_s": round(time.time() - started, 3),
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def clear_failure_records(logs: str | os.PathLike) -> None:

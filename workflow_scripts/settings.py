@@ -210,6 +210,8 @@ def _read_sample_sheet(sheet: Path) -> list[Clip]:
         if row.get("role") and row["role"] not in ROLES:
             raise ConfigError(f"{sheet}:{line}: role must be one of {', '.join(ROLES)}, not {row['role']!r}")
         clip_id = row.get("id") or clip_id_for(Path(Path(row["path"]).name))
+        if "/" in clip_id:
+            raise ConfigError(f"{sheet}:{line}: id must not contain '/', not {clip_id!r}")
         clips.append(Clip(clip_id, str(path), vad=row.get("vad") or None, role=row.get("role") or "both"))
     return clips
 
@@ -217,7 +219,8 @@ def _read_sample_sheet(sheet: Path) -> list[Clip]:
 def _discover(directory: Path) -> list[Clip]:
     if not directory.is_dir():
         raise ConfigError(f"config: corpus_dir not found: {directory}")
-    files = sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+    # the extension first: only audio files cost a stat (the listing is all discovery reads; jobs read the audio)
+    files = sorted(p for p in directory.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
     return [Clip(clip_id_for(p.relative_to(directory)), str(p)) for p in files]
 
 
