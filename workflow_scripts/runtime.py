@@ -11,14 +11,12 @@ import csv
 import json
 import logging
 import os
-import resource
+import re
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 from workflow_scripts.artifacts import atomic_path, write_json
 from workflow_scripts.errors import InputError
@@ -64,13 +62,13 @@ def run_step(snakemake: Any, main: Callable[[], None]) -> None:
 def job_usage() -> dict[str, float]:
     """Wall time since this job's process started (interpreter start-up and imports included) and its peak resident
     memory so far: what a Snakemake ``benchmark:`` file records, kept in the job's summary instead of a file of its
-    own (every file per job costs Snakemake's planning time, over thousands of jobs)."""
-    started = psutil.Process().create_time()
-    # ru_maxrss is in KiB on Linux
-    return {
-        "job_s": round(time.time() - started, 3),
-        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
+    own (every file per job costs Snakemake's planning time, over thousands of jobs). Linux: ``/proc``."""
+    # field 22 of /proc/self/stat, counted after the parenthesised command name: start time in clock ticks after boot
+    started_ticks = int(Path("/proc/self/stat").read_text().rpartition(")")[2].split()[19])
+    elapsed = time.clock_gettime(time.CLOCK_BOOTTIME) - started_ticks / os.sysconf("SC_CLK_TCK")
+    # VmHWM, the peak of this process image since exec (ru_maxrss would include the parent's at fork, Snakemake's)
+    peak_kib = int(re.search(r"^VmHWM:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.M).group(1))
+    return {"job_s": round(elapsed, 3), "max_rss_mb": peak_kib / 1024}
 
 
 def clear_failure_records(logs: str | os.PathLike) -> None:
