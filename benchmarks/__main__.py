@@ -10,7 +10,7 @@ import sys
 
 import torch
 
-from benchmarks import backbones, dag, evaluation, griffinlim, long_clips, transfer, vocoders
+from benchmarks import backbones, dag, evaluation, griffinlim, long_clips, quality, transfer, vocoders
 
 SECTIONS = {
     "transfer": transfer.run,
@@ -20,6 +20,7 @@ SECTIONS = {
     "backbones": backbones.run,
     "evaluation": evaluation.run,
     "long_clips": long_clips.run,
+    "quality": quality.run,
 }
 
 

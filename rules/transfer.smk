@@ -11,8 +11,6 @@ rule transfer:
         summary=PATTERNS["stylised"] + ".json",
     log:
         f"{LOGS}/transfer/{{convention}}/{{backbone}}/{{content}}/{{style}}.log",
-    benchmark:
-        PATTERNS["transfer_benchmark"]
     conda:
         CONDA_ENV
     threads: config["threads"]

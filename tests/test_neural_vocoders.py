@@ -227,7 +227,7 @@ def test_random_weight_wavenet_vocoder_renders_frames_times_hop_at_22050(tmp_pat
     torch.manual_seed(1)
     torch.save({"state_dict": build_wavenet(layers=2, stacks=1).state_dict()}, tmp_path / "w.pth")
     options = WaveNetVocoder.Options(checkpoint=str(tmp_path / "w.pth"), layers=2, stacks=1, chunk=512)
-    WaveNetVocoder.check_options(options, "vocoders.wavenet")
+    options.check("vocoders.wavenet")
     vocoder = WaveNetVocoder(options)
     features = WAVENET.features(harmonic(0.1, 22050))
     audio = vocoder(features, progress=False)

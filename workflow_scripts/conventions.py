@@ -1,4 +1,5 @@
-"""Mel-spectrogram conventions: the single place where every mel parameter is written.
+"""Mel-spectrogram conventions: the single place where every mel parameter is written (the names and sample rates,
+which the Snakefile plans with, are in :mod:`workflow_scripts.options`, which does not import torch).
 
 A *convention* fixes everything between a waveform and the feature matrix a vocoder was trained on: sample rate,
 STFT framing, mel filterbank and magnitude compression. Style transfer happens in the convention of the vocoder
@@ -18,6 +19,8 @@ from functools import cache
 import librosa
 import numpy as np
 import torch
+
+from workflow_scripts.options import CONVENTION_SAMPLE_RATES, EVALUATION_CONVENTION
 
 # Unit scale: 100 dB of dynamic range above the floor maps to [0, 1].
 UNIT_DB_RANGE = 100.0
@@ -222,7 +225,7 @@ def _mel_basis(convention: MelConvention) -> np.ndarray:
 
 HIFIGAN = MelConvention(
     name="hifigan",
-    sample_rate=22050,
+    sample_rate=CONVENTION_SAMPLE_RATES["hifigan"],
     n_fft=1024,
     win_length=1024,
     hop_length=256,
@@ -235,7 +238,7 @@ HIFIGAN = MelConvention(
 
 WAVENET = MelConvention(
     name="wavenet",
-    sample_rate=22050,
+    sample_rate=CONVENTION_SAMPLE_RATES["wavenet"],
     n_fft=1024,
     win_length=1024,
     hop_length=256,
@@ -254,7 +257,7 @@ CONVENTIONS: dict[str, MelConvention] = {c.name: c for c in (HIFIGAN, WAVENET)}
 
 # Fixed feature space of the evaluation metrics: every output is re-analysed in it, whichever vocoder rendered it,
 # so metrics compare across vocoders and backbones.
-EVALUATION = HIFIGAN
+EVALUATION = CONVENTIONS[EVALUATION_CONVENTION]
 
 
 def get_convention(name: str) -> MelConvention:

@@ -21,12 +21,11 @@ note of the content), so it is pitch-constrained:
 5. **Loudness.** Each frame's energy is set to ``loudness`` x the content's energy (dB) plus ``1 - loudness`` x
    the style energy at the same quantile: 1 keeps the content's dynamics, 0 maps them onto the style's.
 
-Content frames are processed in blocks, so memory does not grow with the content's length beyond the arrays.
+Content frames are processed in blocks (features computed with :data:`FEATURE_CONTEXT` frames of context), so
+memory does not grow with the content's length beyond the mels themselves.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
@@ -35,27 +34,17 @@ import torch.nn.functional as F
 
 from workflow_scripts.backbones import Backbone
 from workflow_scripts.conventions import UNIT_DB_RANGE, MelConvention, mel_to_magnitude
+from workflow_scripts.options import MatchingOptions
 
-TRANSPOSE_MODES = ("octaves", "semitones", "none")
-# Content frames whose similarities are computed together (memory: block x dictionary frames floats).
+# Content frames matched together (memory: block x dictionary frames similarities).
 MATCH_BLOCK = 512
+# Frames of context on each side of a block when its features are computed, so that a backbone's receptive field
+# (the random CNN's kernel, a pooling window) sees the same neighbours as on the whole clip.
+FEATURE_CONTEXT = 32
 # Iterations of the mel -> magnitude least squares behind the pitch shifts.
 SHIFT_NNLS_ITERATIONS = 100
 # DCT coefficients of the spectral-shape gain: smooth across bands, so it changes timbre, not individual partials.
 SHAPE_COEFFICIENTS = 6
-
-
-@dataclass(frozen=True)
-class MatchingOptions:
-    """Attributes: see the module docstring; every option is one step of it."""
-
-    k: int = 4
-    max_shift: int = 6
-    tolerance_cents: float = 50.0
-    transpose: str = "octaves"
-    continuity: int = 6
-    shape_db: float = 6.0
-    loudness: float = 0.5
 
 
 def pitch_shift(unit_mel: torch.Tensor, convention: MelConvention, semitones: list[int]) -> torch.Tensor:
@@ -173,7 +162,6 @@ def feature_matching(
     dictionary = pitch_shift(style, convention, semitones)  # (copies, n_mels, style_frames)
     copies, _, style_frames = dictionary.shape
     with torch.no_grad():
-        content_features = F.normalize(backbone.frame_features(content), dim=0)
         dictionary_features = F.normalize(
             torch.cat([backbone.frame_features(copy) for copy in dictionary], dim=1), dim=0
         )
@@ -201,7 +189,10 @@ def feature_matching(
     for start in range(0, frames, MATCH_BLOCK):
         stop = min(start + MATCH_BLOCK, frames)
         lo, hi = max(0, start - halo), min(frames, stop + halo)
-        similarity = diagonal_mean(content_features[:, lo:hi].T @ dictionary_features, copies, halo)
+        with torch.no_grad():
+            context_lo, context_hi = max(0, lo - FEATURE_CONTEXT), min(frames, hi + FEATURE_CONTEXT)
+            features = backbone.frame_features(content[:, context_lo:context_hi])[:, lo - context_lo : hi - context_lo]
+        similarity = diagonal_mean(F.normalize(features, dim=0).T @ dictionary_features, copies, halo)
         similarity = similarity[start - lo : stop - lo]
         allowed = candidates(target_f0[start:stop], dictionary_f0, unshifted, options.tolerance_cents)
         chosen = similarity.masked_fill(~allowed, -float("inf")).topk(k, dim=1).indices

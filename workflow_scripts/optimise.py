@@ -18,47 +18,13 @@ from tqdm import tqdm
 from workflow_scripts.backbones import Backbone
 from workflow_scripts.conventions import MelConvention
 from workflow_scripts.losses import GramTarget, content_loss
-from workflow_scripts.matching import MatchingOptions, feature_matching, follow_loudness
+from workflow_scripts.matching import feature_matching, follow_loudness
+from workflow_scripts.options import INITS, OPTIMIZERS, TransferOptions
 from workflow_scripts.style_statistics import style_targets
 
-METHODS = ("knn", "gatys")
-OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content", "noise")
 LINE_SEARCH_EVALUATIONS = 25
-
-
-@dataclass(frozen=True)
-class TransferOptions(MatchingOptions):
-    """How the stylised mel is made. The matching options (``k`` ... ``loudness``, see
-    :class:`~workflow_scripts.matching.MatchingOptions`) apply to ``knn``.
-
-    Attributes:
-        method: ``knn`` (feature matching, default) or ``gatys`` (optimisation from ``init``).
-        refine_steps: ``knn`` only: optimiser steps of the Gatys objective after matching, with the matched mel as
-            both the start and the content target (0: matching only; README, Transfer quality).
-        optimizer: ``lbfgs`` (default, strong-Wolfe line search) or ``adam``.
-        iterations: ``gatys``: optimiser steps (L-BFGS steps each evaluate the loss a few times).
-        learning_rate: step size; 1.0 suits L-BFGS, about 0.01 suits Adam on unit-scale mels.
-        init: start from the ``content`` mel or from ``noise`` with the content mel's mean and standard
-            deviation. (Ulyanov & Lebedev's ``1e-3 * randn`` sits on a flat region of the unit-scale loss, where
-            L-BFGS barely moves.)
-        seed: seed of the noise initialisation.
-        history_size: L-BFGS memory.
-        tolerance: stop early once the best total loss has improved by less than this fraction over
-            ``patience`` consecutive steps (``0`` runs every iteration).
-        patience: see ``tolerance``.
-    """
-
-    method: str = "knn"
-    refine_steps: int = 0
-    optimizer: str = "lbfgs"
-    iterations: int = 100
-    learning_rate: float = 1.0
-    init: str = "content"
-    seed: int = 0
-    history_size: int = 50
-    tolerance: float = 1e-5
-    patience: int = 5
+# Frames cross-faded between neighbouring windows of a long clip (gatys, ``window_frames``).
+WINDOW_OVERLAP = 64
 
 
 @dataclass
@@ -66,10 +32,12 @@ class TransferResult:
     unit_mel: np.ndarray
     history: list[dict[str, float]]
     seconds: float
+    # the losses of the whole result when its last history row is not (windowed optimisation)
+    summary: dict[str, float] | None = None
 
     @property
     def final(self) -> dict[str, float]:
-        return self.history[-1]
+        return self.summary or self.history[-1]
 
 
 class Objective:
@@ -149,8 +117,47 @@ def style_transfer(
         initial = content_t.mean() + content_t.std() * noise
     else:
         raise ValueError(f"unknown init {options.init!r}; use one of {', '.join(INITS)}")
-    unit_mel, history = _optimise(objective, initial, options.iterations, options, start, progress, on_step)
-    return TransferResult(unit_mel.cpu().numpy(), history, time.perf_counter() - start)
+    windows = time_windows(content_t.shape[1], options.window_frames, WINDOW_OVERLAP)
+    if len(windows) == 1:
+        unit_mel, history = _optimise(objective, initial, options.iterations, options, start, progress, on_step)
+        return TransferResult(unit_mel.cpu().numpy(), history, time.perf_counter() - start)
+    # Long clip: each window is optimised on its own content against the style's global Gram targets, and
+    # neighbours are cross-faded, so memory is bounded by the window, not the clip.
+    output, weight = torch.zeros_like(initial), torch.zeros(initial.shape[1], device=device)
+    history, finals = [], []
+    for lo, hi in tqdm(windows, desc="windows", unit="window", disable=not progress, leave=False):
+        objective = Objective(backbone, content_t[:, lo:hi], style)
+        piece, rows = _optimise(objective, initial[:, lo:hi].clone(), options.iterations, options, start, False)
+        ramp = fade_weights(lo, hi, initial.shape[1], WINDOW_OVERLAP).to(device)
+        output[:, lo:hi] += piece * ramp
+        weight[lo:hi] += ramp
+        history += [{**row, "step": len(history) + number} for number, row in enumerate(rows, start=1)]
+        finals.append((hi - lo, rows[-1]))
+    frames = sum(length for length, _ in finals)
+    summary = {key: sum(length * row[key] for length, row in finals) / frames for key in ("total", "content", "style")}
+    summary = {"step": len(history), **summary, "seconds": time.perf_counter() - start}
+    return TransferResult((output / weight).cpu().numpy(), history, time.perf_counter() - start, summary)
+
+
+def time_windows(frames: int, window: int, overlap: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` frame ranges of at most ``window`` frames covering ``frames``, neighbours sharing ``overlap``
+    frames; one range when ``window`` is 0 or the clip fits."""
+    if window <= 0 or frames <= window:
+        return [(0, frames)]
+    step = window - overlap
+    count = -(-(frames - overlap) // step)
+    return [(index * step, min(index * step + window, frames)) for index in range(count)]
+
+
+def fade_weights(lo: int, hi: int, frames: int, overlap: int) -> torch.Tensor:
+    """Weights of window ``lo:hi``: 1 inside, linear ramps over ``overlap`` frames where a neighbour overlaps it."""
+    weights = torch.ones(hi - lo)
+    ramp = (torch.arange(overlap, dtype=torch.float32) + 0.5) / overlap
+    if lo > 0:
+        weights[:overlap] = ramp
+    if hi < frames:
+        weights[-overlap:] = torch.minimum(weights[-overlap:], ramp.flip(0))
+    return weights
 
 
 def matched_transfer(

