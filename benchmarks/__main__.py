@@ -10,7 +10,7 @@ import sys
 
 import torch
 
-from benchmarks import backbones, dag, evaluation, griffinlim, long_clips, quality, transfer, vocoders
+from benchmarks import backbones, batching, dag, evaluation, gpu, griffinlim, long_clips, quality, transfer, vocoders
 
 SECTIONS = {
     "transfer": transfer.run,
@@ -21,6 +21,8 @@ SECTIONS = {
     "evaluation": evaluation.run,
     "long_clips": long_clips.run,
     "quality": quality.run,
+    "batching": batching.run,
+    "gpu": gpu.run,
 }
 
 

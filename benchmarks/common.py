@@ -43,12 +43,20 @@ def source_of(name: str) -> str:
     return "seed example" if (SEED_EXAMPLES / f"{name}.wav").is_file() else "synthetic"
 
 
-def timed(function: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
-    """Best wall time of ``repeat`` calls and the last result."""
+def synchronize(device: torch.device | str = "cpu") -> None:
+    """Wait for the work queued on ``device``: a GPU runs behind the host, so its times are read after this."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(function: Callable[[], Any], repeat: int = 1, device: torch.device | str = "cpu") -> tuple[float, Any]:
+    """Best wall time of ``repeat`` calls and the last result, the work queued on ``device`` included."""
     best, result = float("inf"), None
     for _ in range(repeat):
+        synchronize(device)
         start = time.perf_counter()
         result = function()
+        synchronize(device)
         best = min(best, time.perf_counter() - start)
     return best, result
 

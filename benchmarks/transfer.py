@@ -179,28 +179,18 @@ def speed_section(seconds: float = SECONDS) -> None:
     print(f"\nSpectrograms: {FIGURE}")
 
 
-def matmul_peak_gflops(dtype: torch.dtype, size: int = 2048, repeat: int = 5) -> float:
-    """Best measured ``size x size`` matrix product throughput: the machine's practical ceiling."""
-    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
-    a @ b  # warm-up
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
+def matmul_peak_gflops(dtype: torch.dtype, size: int = 2048, repeat: int = 5, device: str = "cpu") -> float:
+    """Best measured ``size x size`` matrix product throughput on ``device``: its practical ceiling."""
+    a, b = (torch.randn(size, size, device=device).to(dtype) for _ in range(2))
+    best, _ = timed(lambda: a @ b, repeat + 1, device)  # the first call also warms up
     return 2 * size**3 / best / 1e9
 
 
-def throughput(evaluate: Any, repeat: int = 3) -> tuple[float, float]:
-    """(GFLOP per evaluation, best seconds per evaluation) of a loss + gradient evaluation."""
+def throughput(evaluate: Any, repeat: int = 3, device: str = "cpu") -> tuple[float, float]:
+    """(GFLOP per evaluation, best seconds per evaluation) of a loss + gradient evaluation on ``device``."""
     with FlopCounterMode(display=False) as counter:
         evaluate()
-    evaluate()  # warm-up
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        evaluate()
-        best = min(best, time.perf_counter() - start)
+    best, _ = timed(evaluate, repeat + 1, device)  # the first call also warms up
     return counter.get_total_flops() / 1e9, best
 
 

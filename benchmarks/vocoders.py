@@ -3,6 +3,8 @@ against wavenet_vocoder's own ``incremental_forward`` with the same (random) wei
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from benchmarks.common import clip, print_table, source_of, timed
@@ -12,16 +14,18 @@ from workflow_scripts.vocoders import GriffinLim, HiFiGAN, WaveNetVocoder
 from workflow_scripts.wavenet import LOG_SCALE_MIN, FastWaveNet, build_wavenet, render
 
 
-def hifigan_section(seconds: float = 10.0) -> None:
+def vocoder_rows(seconds: float = 10.0, device: str = "cpu") -> list[dict[str, Any]]:
+    """Griffin-Lim (100 iterations) and HiFi-GAN on a ``seconds`` clip on ``device``: time (after one warm-up
+    call), real-time factor and round-trip log-mel error."""
     audio = clip("content2", HIFIGAN.sample_rate, seconds)
     features = HIFIGAN.features(audio)
     rows = []
     for name, vocoder in [
-        ("griffinlim (100 it.)", GriffinLim(GriffinLim.Options())),
-        ("hifigan universal", HiFiGAN(HiFiGAN.Options())),
-        ("hifigan lj", HiFiGAN(HiFiGAN.Options(checkpoint="lj"))),
+        ("griffinlim (100 it.)", GriffinLim(GriffinLim.Options(), device)),
+        ("hifigan universal", HiFiGAN(HiFiGAN.Options(), device)),
+        ("hifigan lj", HiFiGAN(HiFiGAN.Options(checkpoint="lj"), device)),
     ]:
-        elapsed, rendered = timed(lambda v=vocoder: v(features, progress=False))
+        elapsed, rendered = timed(lambda v=vocoder: v(features, progress=False), repeat=2, device=device)
         rows.append(
             {
                 "vocoder": name,
@@ -30,27 +34,33 @@ def hifigan_section(seconds: float = 10.0) -> None:
                 "round-trip log-mel error dB": log_mel_error_db(rendered, features, HIFIGAN),
             }
         )
+    return rows
+
+
+def hifigan_section(seconds: float = 10.0) -> None:
     print_table(
         f"HiFi-GAN vs Griffin-Lim, {seconds:g} s clip ({source_of('content2')}), {torch.get_num_threads()} threads, "
         "audio -> mel -> vocoder -> mel (hifigan convention, 80 dB range)",
-        rows,
+        vocoder_rows(seconds),
     )
 
 
-def wavenet_section(seconds: float = 5.0, incremental_frames: int = 8) -> None:
+def wavenet_rows(seconds: float = 5.0, incremental_frames: int = 8, device: str = "cpu") -> list[dict[str, Any]]:
+    """``incremental_forward`` on ``incremental_frames`` frames, then FastWaveNet on a ``seconds`` utterance, all on
+    ``device`` with the same random weights (r9y9 20180510 architecture)."""
     torch.manual_seed(0)
     model = build_wavenet()
     model.make_generation_fast_()
-    model.eval()
+    model.eval().to(device)
     features = torch.from_numpy(WAVENET.features(clip("content2", WAVENET.sample_rate, seconds)))
     frames = features.shape[1]
 
-    incremental_samples = incremental_frames * WAVENET.hop_length  # ~2000 samples: it runs at ~93 samples/s
+    incremental_samples = incremental_frames * WAVENET.hop_length  # ~2000 samples: it runs at ~93 samples/s on CPU
+    conditioning = features[None, :, :incremental_frames].to(device)
     with torch.no_grad():
         slow_s, _ = timed(
-            lambda: model.incremental_forward(
-                c=features[None, :, :incremental_frames], T=incremental_samples, log_scale_min=LOG_SCALE_MIN
-            )
+            lambda: model.incremental_forward(c=conditioning, T=incremental_samples, log_scale_min=LOG_SCALE_MIN),
+            device=device,
         )
     slow_rate = incremental_samples / slow_s
     rows = [{"generator": "wavenet_vocoder incremental_forward", "samples": incremental_samples,
@@ -59,15 +69,19 @@ def wavenet_section(seconds: float = 5.0, incremental_frames: int = 8) -> None:
     for dtype, chunk in [(torch.bfloat16, defaults.chunk), (torch.bfloat16, 4 * defaults.chunk),
                          (torch.float32, defaults.chunk)]:  # fmt: skip
         fast = FastWaveNet(model, dtype)
-        fast_s, audio = timed(lambda f=fast, c=chunk: render(f, features, c, defaults.fade))
+        fast_s, audio = timed(lambda f=fast, c=chunk: render(f, features, c, defaults.fade), device=device)
         rate = len(audio) / fast_s
         rows.append({"generator": f"FastWaveNet {str(dtype).removeprefix('torch.')}, chunk {chunk}",
                      "samples": frames * WAVENET.hop_length, "seconds": fast_s, "samples/s": rate,
                      "speed-up": rate / slow_rate})  # fmt: skip
+    return rows
+
+
+def wavenet_section(seconds: float = 5.0, incremental_frames: int = 8) -> None:
     print_table(
         f"WaveNet (r9y9 20180510 architecture, random weights), {torch.get_num_threads()} threads; "
-        f"fast path on a {seconds:g} s utterance, fade {defaults.fade}; target speed-up >= 20",
-        rows,
+        f"fast path on a {seconds:g} s utterance, fade {WaveNetVocoder.Options().fade}; target speed-up >= 20",
+        wavenet_rows(seconds, incremental_frames),
     )
 
 

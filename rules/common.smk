@@ -32,6 +32,7 @@ PATTERNS = {
     "pitch": f"{RESULTS}/pitch/{{convention}}/{{clip}}.npy",
     "style_stats": f"{RESULTS}/style_stats/{{convention}}/{{backbone}}/{{style}}.pt",
     "stylised": f"{RESULTS}/stylised/{{convention}}/{{backbone}}/{{content}}/{{style}}",
+    "stylised_batch": f"{RESULTS}/stylised_batches/{{convention}}/{{backbone}}/{{style}}",
     "audio": f"{RESULTS}/audio/{{vocoder}}/{{backbone}}/{{content}}/{{style}}",
     "row": f"{RESULTS}/metrics/{{vocoder}}/{{backbone}}/{{content}}/{{style}}.tsv",
     "metrics": f"{RESULTS}/metrics.tsv",
@@ -41,6 +42,9 @@ PATTERNS = {
     "report": f"{RESULTS}/report.html",
 }
 
+
+# How the GPU-capable jobs (style_stats, transfer, vocode) pick and set up their device (workflow_scripts/device.py).
+DEVICE = {"name": config["device"], "deterministic": config["deterministic"]}
 
 # The knn transfer also reads the style's mel and both clips' F0 (rule pitch); gatys needs neither.
 MATCHING_INPUTS = (

@@ -13,6 +13,6 @@ rule style_stats:
         gpu=config["gpus_per_job"],
     params:
         backbone=lambda wildcards: PIPELINE.backbones[wildcards.backbone].params(),
-        device=config["device"],
+        device=DEVICE,
     script:
         "../workflow_scripts/steps/style_stats.py"

@@ -1,24 +1,116 @@
-rule transfer:
-    """Style transfer of one (content, style) pair with one backbone, in one mel convention: feature matching
-    (knn) or Gatys optimisation (gatys)."""
-    input:
-        **MATCHING_INPUTS,
-        content=PATTERNS["mel"].replace("{clip}", "{content}"),
-        style_stats=PATTERNS["style_stats"],
-    output:
-        mel=PATTERNS["stylised"] + ".npy",
-        history=PATTERNS["stylised"] + ".history.tsv",
-        summary=PATTERNS["stylised"] + ".json",
-    log:
-        f"{LOGS}/transfer/{{convention}}/{{backbone}}/{{content}}/{{style}}.log",
-    conda:
-        CONDA_ENV
-    threads: config["threads"]
-    resources:
-        gpu=config["gpus_per_job"],
-    params:
-        backbone=lambda wildcards: PIPELINE.backbones[wildcards.backbone].params(),
-        transfer=vars(PIPELINE.transfer),
-        device=config["device"],
-    script:
-        "../workflow_scripts/steps/transfer.py"
+# Style transfer of each (content, style) pair with each backbone, in each convention in use: feature matching
+# (knn) or Gatys optimisation (gatys). One job per pair, or (transfer.batch_pairs > 0) one job per style that
+# transfers all its pairs together, each pair's files then copied to the pair's own paths (docs/gpu.md, Batching).
+
+# What one pair's result depends on, in either mode: its inputs and params are the rerun triggers of its outputs.
+PAIR_INPUTS = {
+    **MATCHING_INPUTS,
+    "content": PATTERNS["mel"].replace("{clip}", "{content}"),
+    "style_stats": PATTERNS["style_stats"],
+}
+PAIR_OUTPUTS = {
+    "mel": PATTERNS["stylised"] + ".npy",
+    "history": PATTERNS["stylised"] + ".history.tsv",
+    "summary": PATTERNS["stylised"] + ".json",
+}
+TRANSFER_PARAMS = {
+    "backbone": lambda wildcards: PIPELINE.backbones[wildcards.backbone].params(),
+    "transfer": vars(PIPELINE.transfer),
+    "device": DEVICE,
+}
+
+
+def contents_by_style(pairs):
+    """The contents paired with each style, in pair order."""
+    contents = {}
+    for content, style in pairs:
+        contents.setdefault(style, []).append(content)
+    return contents
+
+
+STYLE_CONTENTS = contents_by_style(PIPELINE.pairs)
+
+
+def batch_inputs(wildcards):
+    """Every input of a style's batch: its contents' mels (and, for knn, their F0 and the style's mel and F0)."""
+    contents = STYLE_CONTENTS[wildcards.style]
+    inputs = {
+        "contents": [
+            PATTERNS["mel"].format(convention=wildcards.convention, clip=c)
+            for c in contents
+        ],
+        "style_stats": PATTERNS["style_stats"].format(**wildcards),
+    }
+    if PIPELINE.transfer.method == "knn":
+        inputs["content_f0s"] = [
+            PATTERNS["pitch"].format(convention=wildcards.convention, clip=c)
+            for c in contents
+        ]
+        inputs["style"] = PATTERNS["mel"].format(
+            convention=wildcards.convention, clip=wildcards.style
+        )
+        inputs["style_f0"] = PATTERNS["pitch"].format(
+            convention=wildcards.convention, clip=wildcards.style
+        )
+    return inputs
+
+
+if PIPELINE.transfer.batch_pairs:
+
+    rule transfer:
+        """All pairs of one style with one backbone, in one mel convention, transferred together into the style's
+        batch directory."""
+        input:
+            unpack(batch_inputs),
+        output:
+            batch=directory(PATTERNS["stylised_batch"]),
+        log:
+            f"{LOGS}/transfer/{{convention}}/{{backbone}}/{{style}}.log",
+        conda:
+            CONDA_ENV
+        threads: config["threads"]
+        resources:
+            gpu=config["gpus_per_job"],
+        params:
+            **TRANSFER_PARAMS,
+            contents=lambda wildcards: STYLE_CONTENTS[wildcards.style],
+        script:
+            "../workflow_scripts/steps/transfer_batch.py"
+
+    rule transfer_output:
+        """One pair's files, copied from its style's batch. The batch is an ancient() input: a batch rerun for
+        another pair's sake does not rewrite this pair's files; the pair's own inputs and params still trigger.
+        """
+        input:
+            **PAIR_INPUTS,
+            batch=ancient(PATTERNS["stylised_batch"]),
+        output:
+            **PAIR_OUTPUTS,
+        log:
+            f"{LOGS}/transfer_output/{{convention}}/{{backbone}}/{{content}}/{{style}}.log",
+        conda:
+            CONDA_ENV
+        params:
+            **TRANSFER_PARAMS,
+        script:
+            "../workflow_scripts/steps/transfer_output.py"
+
+else:
+
+    rule transfer:
+        """Style transfer of one (content, style) pair with one backbone, in one mel convention."""
+        input:
+            **PAIR_INPUTS,
+        output:
+            **PAIR_OUTPUTS,
+        log:
+            f"{LOGS}/transfer/{{convention}}/{{backbone}}/{{content}}/{{style}}.log",
+        conda:
+            CONDA_ENV
+        threads: config["threads"]
+        resources:
+            gpu=config["gpus_per_job"],
+        params:
+            **TRANSFER_PARAMS,
+        script:
+            "../workflow_scripts/steps/transfer.py"

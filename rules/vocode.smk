@@ -14,6 +14,6 @@ rule vocode:
         gpu=config["gpus_per_job"],
     params:
         vocoder=lambda wildcards: PIPELINE.vocoders[wildcards.vocoder].params(),
-        device=config["device"],
+        device=DEVICE,
     script:
         "../workflow_scripts/steps/vocode.py"

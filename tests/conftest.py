@@ -1,4 +1,11 @@
-"""Shared test helpers: synthetic signals and a real Snakemake run in a temporary working directory."""
+"""Shared test helpers: the device tests compute on, synthetic signals and a real Snakemake run in a temporary
+working directory.
+
+The device: ``pytest --device cuda`` (or ``STYLE_TRANSFER_TEST_DEVICE=cuda``; the option wins) runs every test
+that computes on a device there: library tests through the :func:`device` fixture, and the pipeline runs through
+the ``device`` of :func:`tiny_config`. The default is ``cpu``. Asking for cuda where no GPU is visible stops the
+run before any test, with one line.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,50 @@ import soundfile as sf
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+DEVICE_VARIABLE = "STYLE_TRANSFER_TEST_DEVICE"
+DEVICES = ("cpu", "cuda")
+# The device of this run, set once by pytest_configure (from --device, else the variable, else cpu).
+TEST_DEVICE = "cpu"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--device",
+        choices=DEVICES,
+        default=None,
+        help=f"device the tests compute on (default: ${DEVICE_VARIABLE}, else cpu); cuda needs a visible GPU",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global TEST_DEVICE
+    requested = config.getoption("--device") or os.environ.get(DEVICE_VARIABLE) or "cpu"
+    if requested not in DEVICES:
+        raise pytest.UsageError(f"{DEVICE_VARIABLE}={requested!r}: use one of {', '.join(DEVICES)}")
+    if requested == "cuda":
+        import torch
+
+        from workflow_scripts.device import configure_cuda
+
+        if not torch.cuda.is_available():
+            raise pytest.UsageError(
+                "device cuda requested (--device or $STYLE_TRANSFER_TEST_DEVICE), but torch sees no CUDA device "
+                "(torch.cuda.is_available() is False); run on a GPU machine or use --device cpu"
+            )
+        configure_cuda(deterministic=True)  # as the pipeline's jobs do (config deterministic: true, the default)
+    TEST_DEVICE = requested
+
+
+def pytest_report_header() -> str:
+    return f"device: {TEST_DEVICE}"
+
+
+@pytest.fixture(scope="session")
+def device():
+    """The torch device every device-taking test computes on (--device / $STYLE_TRANSFER_TEST_DEVICE)."""
+    import torch
+
+    return torch.device(TEST_DEVICE)
 
 
 def harmonic(seconds: float, sr: int, f0: float = 150.0, partials: int = 12, vibrato: float = 0.0) -> np.ndarray:
@@ -48,7 +99,7 @@ def write_wav(path: Path, audio: np.ndarray, sr: int, subtype: str = "FLOAT") ->
 
 
 def tiny_config(**overrides) -> dict:
-    """A config that runs the whole DAG in seconds: small random CNN, few iterations."""
+    """A config that runs the whole DAG in seconds: small random CNN, few iterations, on the test device."""
     config = {
         "clips": [
             {"id": "tone", "path": "audio/tone.wav", "vad": "energy", "role": "content"},
@@ -60,6 +111,7 @@ def tiny_config(**overrides) -> dict:
         "backbones": {"random_cnn": {"filters": 64, "width": 5}},
         "vocoders": {"griffinlim": {"iterations": 4, "nnls_iterations": 10}},
         "threads": 1,
+        "device": TEST_DEVICE,
     }
     config.update(overrides)
     return config

@@ -14,6 +14,7 @@ from workflow_scripts.conventions import HIFIGAN
 from workflow_scripts.errors import ConfigError, InputError
 from workflow_scripts.optimise import Objective, style_transfer
 from workflow_scripts.options import TransferOptions, imagenet_cache_path
+from workflow_scripts.precision import FeatureExtractor
 from workflow_scripts.style_statistics import style_targets
 
 N_MELS = 80
@@ -44,18 +45,38 @@ def all_layers(kind: type) -> dict[str, float]:
 
 
 @pytest.fixture(scope="module", params=[VGG19, ResNet50, ViTB16], ids=["vgg19", "resnet50", "vit_b_16"])
-def every_layer(request):
+def every_layer(request, device):
     kind = request.param
-    return kind(kind.Options(style_layers=all_layers(kind), seed=1), N_MELS)
+    return kind(kind.Options(style_layers=all_layers(kind), seed=1), N_MELS).to(device)
 
 
 @pytest.mark.parametrize("frames", [5, 37, 100, 129])
-def test_feature_shapes_follow_the_time_axis(every_layer, frames):
-    maps = every_layer(torch.rand(1, N_MELS, frames))
+def test_feature_shapes_follow_the_time_axis(every_layer, frames, device):
+    maps = every_layer(torch.rand(1, N_MELS, frames, device=device))
     assert set(maps) == set(every_layer.layers)
     for layer, features in maps.items():
         assert tuple(features.shape) == expected_shape(type(every_layer), layer, frames), layer
-        assert torch.isfinite(features).all()
+        assert torch.isfinite(features).all() and features.device.type == device.type
+
+
+def test_batched_maps_are_each_mels_own(every_layer, device):
+    """Mels whose images have the same width share a batch; each keeps the maps it has alone."""
+    lengths = [37, 40, 37, 100] if isinstance(every_layer, ViTB16) else [37, 37, 100]  # ViT: 37 and 40 pad to 48
+    mels = [torch.rand(N_MELS, frames, device=device) for frames in lengths]
+    groups = every_layer.batch_groups(lengths)
+    assert sorted(len(indices) for indices, _ in groups) == [1, len(lengths) - 1]
+    together = FeatureExtractor(every_layer).many(mels)
+    for mel, maps in zip(mels, together, strict=True):
+        for layer, alone in every_layer(mel[None]).items():
+            torch.testing.assert_close(maps[layer], alone, rtol=1e-4, atol=1e-4)
+
+
+def test_image_backbones_create_nothing_on_another_device(every_layer):
+    """On the meta device any tensor made on the CPU inside a forward pass fails, as it would beside CUDA tensors."""
+    meta = type(every_layer)(every_layer.options, N_MELS).to("meta")
+    maps = meta(torch.rand(1, N_MELS, 37, device="meta"))
+    assert {value.device.type for value in maps.values()} == {"meta"}
+    assert meta.frame_features(torch.rand(N_MELS, 37, device="meta")).device.type == "meta"
 
 
 def test_mel_to_image_normalises_pads_with_silence_and_never_resizes():
@@ -98,15 +119,16 @@ CONSTRUCTORS = {VGG19: torchvision.models.vgg19, ResNet50: torchvision.models.re
 
 
 @pytest.mark.parametrize("kind", [VGG19, ResNet50, ViTB16], ids=["vgg19", "resnet50", "vit_b_16"])
-def test_state_dict_with_torchvision_keys_gives_the_in_memory_models_features(kind, tmp_path):
+def test_state_dict_with_torchvision_keys_gives_the_in_memory_models_features(kind, tmp_path, device):
     torch.manual_seed(7)
     network = CONSTRUCTORS[kind](weights=None).eval()
     torch.save(network.state_dict(), tmp_path / "weights.pth")
+    network = network.to(device)
     layers = {kind.Options.layers[0]: 1.0, kind.Options.layers[2]: 1.0}
     options = kind.Options(content_layers=layers, style_layers=layers, weights=str(tmp_path / "weights.pth"))
-    backbone = kind(options, 224)
+    backbone = kind(options, 224).to(device)
     # a 224 x 224 input is the network's native size, so the ViT's positional embeddings are used as they are
-    unit_mel = torch.rand(1, 224, 224)
+    unit_mel = torch.rand(1, 224, 224, device=device)
     nodes = {REFERENCE_NODES[kind](name): name for name in layers}
     reference = create_feature_extractor(network, list(nodes))(mel_to_image(unit_mel))
     features = backbone(unit_mel)
@@ -184,15 +206,16 @@ SHORT_RUN_LAYERS = {
 
 
 @pytest.mark.parametrize("kind", [VGG19, ResNet50, ViTB16], ids=["vgg19", "resnet50", "vit_b_16"])
-def test_short_transfer_reduces_style_loss_tenfold_and_keeps_duration(kind, short_pair):
-    content, style = short_pair
+def test_short_transfer_reduces_style_loss_tenfold_and_keeps_duration(kind, short_pair, device):
+    content, style = (torch.from_numpy(mel).to(device) for mel in short_pair)
     layers = dict.fromkeys(SHORT_RUN_LAYERS[kind], 1.0)
     options = kind.Options(content_weight=0.0, content_layers=layers, style_layers=layers)
-    backbone = kind(options, N_MELS)
-    targets = style_targets(backbone, torch.from_numpy(style))
-    initial = float(Objective(backbone, torch.from_numpy(content), targets)(torch.from_numpy(content))[2])
-    result = style_transfer(content, targets, backbone, TransferOptions(iterations=10, tolerance=0), progress=False)
-    assert result.unit_mel.shape == content.shape  # frames, hence duration, preserved
+    backbone = kind(options, N_MELS).to(device)
+    targets = style_targets(backbone, style)
+    initial = float(Objective(backbone, content, targets)(content)[2])
+    options = TransferOptions(iterations=10, tolerance=0)
+    result = style_transfer(short_pair[0], targets, backbone, options, device, progress=False)
+    assert result.unit_mel.shape == short_pair[0].shape  # frames, hence duration, preserved
     assert result.final["style"] < initial / 10, (initial, result.final)
     assert np.isfinite(result.unit_mel).all() and result.unit_mel.std() > 0.05
 

@@ -5,10 +5,10 @@ from workflow_scripts.losses import GramTarget, content_loss, gram
 
 
 @pytest.mark.parametrize(("channels", "frames", "style_frames"), [(300, 40, 50), (16, 90, 70)])
-def test_gram_loss_forms_agree_in_value_and_gradient(channels, frames, style_frames):
+def test_gram_loss_forms_agree_in_value_and_gradient(channels, frames, style_frames, device):
     generator = torch.Generator().manual_seed(0)
-    style = torch.rand(channels, style_frames, generator=generator, dtype=torch.float64)
-    features = torch.rand(channels, frames, generator=generator, dtype=torch.float64, requires_grad=True)
+    style = torch.rand(channels, style_frames, generator=generator, dtype=torch.float64).to(device)
+    features = torch.rand(channels, frames, generator=generator, dtype=torch.float64).to(device).requires_grad_(True)
     values, grads = [], []
     for form in ("gram", "frames"):
         loss = GramTarget(style, form).loss(features)

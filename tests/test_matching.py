@@ -15,16 +15,16 @@ from workflow_scripts.style_statistics import style_targets
 SR = HIFIGAN.sample_rate
 
 
-def unit_mel(audio: np.ndarray) -> torch.Tensor:
-    return HIFIGAN.to_unit(torch.from_numpy(HIFIGAN.features(audio)))
+def unit_mel(audio: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    return HIFIGAN.to_unit(torch.from_numpy(HIFIGAN.features(audio))).to(device)
 
 
-def small_cnn() -> RandomCNN:
-    return RandomCNN(RandomCNN.Options(filters=128, width=5), HIFIGAN.n_mels)
+def small_cnn(device: torch.device | str = "cpu") -> RandomCNN:
+    return RandomCNN(RandomCNN.Options(filters=128, width=5), HIFIGAN.n_mels).to(device)
 
 
-def test_an_octave_shift_gives_the_octave_above():
-    low, high = unit_mel(harmonic(0.5, SR, f0=200.0)), unit_mel(harmonic(0.5, SR, f0=400.0))
+def test_an_octave_shift_gives_the_octave_above(device):
+    low, high = unit_mel(harmonic(0.5, SR, f0=200.0), device), unit_mel(harmonic(0.5, SR, f0=400.0), device)
     unchanged, up = matching.pitch_shift(low, HIFIGAN, [0, 12])
     assert torch.equal(unchanged, low)  # shift 0 is the input itself
     # the shifted tone's spectrum is the higher tone's, not the lower one's (band-mean profiles, dB)
@@ -76,26 +76,27 @@ def test_loudness_one_keeps_the_contents_frame_energies_zero_takes_the_styles_di
                                atol=0.5, rtol=0)  # fmt: skip
 
 
-def test_matching_a_clip_against_itself_gives_it_back():
+def test_matching_a_clip_against_itself_gives_it_back(device):
     audio = harmonic(0.8, SR, f0=180.0, vibrato=0.02)
-    mel = unit_mel(audio)
+    mel = unit_mel(audio, device)
     f0 = np.full(mel.shape[1], 180.0, dtype=np.float32)
     options = MatchingOptions(k=1, continuity=0, shape_db=0.0, loudness=1.0, max_shift=2)
-    output = matching.feature_matching(mel, mel, f0, f0, small_cnn(), HIFIGAN, options)
+    output = matching.feature_matching(mel, mel, f0, f0, small_cnn(device), HIFIGAN, options)
     torch.testing.assert_close(output, mel, atol=1e-4, rtol=0)
 
 
-def test_knn_transfer_keeps_the_content_pitch_and_takes_the_style_spectrum():
+def test_knn_transfer_keeps_the_content_pitch_and_takes_the_style_spectrum(device):
     # content: a 200 Hz tone with few partials; style: a 300 Hz tone with many bright partials
     content_audio = harmonic(1.0, SR, f0=200.0, partials=3)
     style_audio = harmonic(1.0, SR, f0=300.0, partials=30)
     content, style = unit_mel(content_audio), unit_mel(style_audio)
     content_f0 = np.full(content.shape[1], 200.0, dtype=np.float32)
     style_f0 = np.full(style.shape[1], 300.0, dtype=np.float32)
-    backbone = small_cnn()
+    backbone = small_cnn(device)
     options = TransferOptions(transpose="none")
     result = matched_transfer(content.numpy(), style.numpy(), content_f0, style_f0,
-                              style_targets(backbone, style), backbone, HIFIGAN, options, progress=False)  # fmt: skip
+                              style_targets(backbone, style.to(device)), backbone, HIFIGAN, options, device,
+                              progress=False)  # fmt: skip
     assert result.unit_mel.shape == tuple(content.shape) and [row["step"] for row in result.history] == [0]
     # the style shifted down 7 semitones to 200 Hz is what the output is made of: its upper partials are there
     reference = matching.pitch_shift(style, HIFIGAN, [-7])[0]
@@ -111,14 +112,15 @@ def test_knn_transfer_keeps_the_content_pitch_and_takes_the_style_spectrum():
     assert abs(peak["out"] - peak["content"]) <= 1 and abs(peak["out"] - peak["style"]) >= 2
 
 
-def test_matching_in_blocks_equals_matching_the_whole_clip(monkeypatch):
+def test_matching_in_blocks_equals_matching_the_whole_clip(monkeypatch, device):
     # the long-clip path: blocks with context give the frames the whole-clip features would
-    content = unit_mel(harmonic(1.5, SR, f0=150.0, vibrato=0.05))
-    style = unit_mel(harmonic(1.0, SR, f0=220.0, partials=20, vibrato=0.02))
+    content = unit_mel(harmonic(1.5, SR, f0=150.0, vibrato=0.05), device)
+    style = unit_mel(harmonic(1.0, SR, f0=220.0, partials=20, vibrato=0.02), device)
     content_f0 = np.full(content.shape[1], 150.0, dtype=np.float32)
     style_f0 = np.full(style.shape[1], 220.0, dtype=np.float32)
     options = MatchingOptions(max_shift=7)
-    whole = matching.feature_matching(content, style, content_f0, style_f0, small_cnn(), HIFIGAN, options)
+    backbone = small_cnn(device)
+    whole = matching.feature_matching(content, style, content_f0, style_f0, backbone, HIFIGAN, options)
     monkeypatch.setattr(matching, "MATCH_BLOCK", 17)
-    blocks = matching.feature_matching(content, style, content_f0, style_f0, small_cnn(), HIFIGAN, options)
+    blocks = matching.feature_matching(content, style, content_f0, style_f0, backbone, HIFIGAN, options)
     torch.testing.assert_close(blocks, whole, atol=1e-5, rtol=0)

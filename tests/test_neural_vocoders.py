@@ -28,8 +28,8 @@ from workflow_scripts.wavenet import (
 
 
 @pytest.fixture(scope="module")
-def hifigan() -> HiFiGAN:
-    return HiFiGAN(HiFiGAN.Options())
+def hifigan(device) -> HiFiGAN:
+    return HiFiGAN(HiFiGAN.Options(), device)
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,7 @@ def test_r9y9_preset_has_the_20180510_receptive_field():
 
 
 @pytest.mark.parametrize("legacy", [True, False])
-def test_fast_path_matches_incremental_forward_teacher_forced(monkeypatch, legacy):
+def test_fast_path_matches_incremental_forward_teacher_forced(monkeypatch, legacy, device):
     model = small_wavenet(legacy=legacy)
     model.make_generation_fast_()
     model.eval()
@@ -132,17 +132,17 @@ def test_fast_path_matches_incremental_forward_teacher_forced(monkeypatch, legac
         model.incremental_forward(c=conditioning, test_inputs=inputs, T=None, log_scale_min=LOG_SCALE_MIN)
     reference = torch.cat(captured, dim=2)
 
-    fast = FastWaveNet(model)
-    ours = fast.distribution(inputs[:, 0], fast.upsample(conditioning))
-    assert ours.shape == reference.shape == (2, 30, frames * 256)
-    torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-5)
+    fast = FastWaveNet(model.to(device))
+    ours = fast.distribution(inputs[:, 0].to(device), fast.upsample(conditioning.to(device)))
+    assert ours.shape == reference.shape == (2, 30, frames * 256) and ours.device.type == device.type
+    torch.testing.assert_close(ours.cpu(), reference, rtol=1e-5, atol=1e-5)
 
 
-def test_bfloat16_fast_path_stays_close_to_float32():
+def test_bfloat16_fast_path_stays_close_to_float32(device):
     model = small_wavenet()
     model.make_generation_fast_()
-    model.eval()
-    inputs, conditioning = torch.rand(1, 512) * 2 - 1, torch.rand(1, 80, 2)
+    model.eval().to(device)
+    inputs, conditioning = (torch.rand(1, 512) * 2 - 1).to(device), torch.rand(1, 80, 2, device=device)
     exact, rounded = FastWaveNet(model), FastWaveNet(model, torch.bfloat16)
     reference = exact.distribution(inputs, exact.upsample(conditioning))
     error = (rounded.distribution(inputs, rounded.upsample(conditioning)) - reference).abs().max()
@@ -193,14 +193,15 @@ def save_small_checkpoint(path, layout: str, seed: int = 0, **overrides):
 
 
 @pytest.mark.parametrize("layout", ["r9y9", "bare"])
-def test_loader_accepts_r9y9_and_bare_state_dicts(tmp_path, layout):
+def test_loader_accepts_r9y9_and_bare_state_dicts(tmp_path, layout, device):
     source = save_small_checkpoint(tmp_path / "w.pth", layout)
     source.make_generation_fast_()
     source.eval()
-    loaded = load_wavenet(tmp_path / "w.pth", **SMALL)
+    loaded = load_wavenet(tmp_path / "w.pth", device, **SMALL)
+    assert next(loaded.parameters()).device.type == device.type
     x, c = torch.rand(1, 1, 512) * 2 - 1, torch.rand(1, 80, 2)
     with torch.no_grad():
-        torch.testing.assert_close(loaded(x, c), source(x, c))
+        torch.testing.assert_close(loaded(x.to(device), c.to(device)).cpu(), source(x, c))
 
 
 def test_checkpoint_of_another_architecture_is_a_clear_error(tmp_path):
@@ -222,13 +223,13 @@ def test_missing_wavenet_checkpoint_fails_at_config_time(tmp_path):
         load_pipeline(config)
 
 
-def test_random_weight_wavenet_vocoder_renders_frames_times_hop_at_22050(tmp_path):
+def test_random_weight_wavenet_vocoder_renders_frames_times_hop_at_22050(tmp_path, device):
     # full-width layers as in the checkpoint, but only two of them to keep the test fast
     torch.manual_seed(1)
     torch.save({"state_dict": build_wavenet(layers=2, stacks=1).state_dict()}, tmp_path / "w.pth")
     options = WaveNetVocoder.Options(checkpoint=str(tmp_path / "w.pth"), layers=2, stacks=1, chunk=512)
     options.check("vocoders.wavenet")
-    vocoder = WaveNetVocoder(options)
+    vocoder = WaveNetVocoder(options, device)
     features = WAVENET.features(harmonic(0.1, 22050))
     audio = vocoder(features, progress=False)
     assert isinstance(vocoder.convention, MelConvention) and vocoder.convention.sample_rate == 22050

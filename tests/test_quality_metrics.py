@@ -24,36 +24,36 @@ def glide(seconds: float, sr: int, f_start: float, f_end: float) -> np.ndarray:
     return (0.3 * sum(np.sin(k * phase) / k for k in range(1, 8))).astype(np.float32)
 
 
-def test_crepe_network_matches_torchcrepe():
+def test_crepe_network_matches_torchcrepe(device):
     # torchcrepe imports torchaudio only to read files; a stand-in module lets this test load its reference network.
     sys.modules.setdefault("torchaudio", types.ModuleType("torchaudio"))
     torchcrepe = pytest.importorskip("torchcrepe")
     audio = harmonic(0.5, pitch.SAMPLE_RATE, f0=180.0)
     times = np.arange(0, 0.5, 0.01)
-    ours = pitch.activations(audio, pitch.SAMPLE_RATE, times)
+    ours = pitch.activations(audio, pitch.SAMPLE_RATE, times, device)
     frames = next(torchcrepe.preprocess(torch.from_numpy(audio)[None], pitch.SAMPLE_RATE, 160))
     reference = torchcrepe.infer(frames, "tiny")[: len(times)]
     torch.testing.assert_close(ours, reference, atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("f0", [110.0, 261.6, 880.0])
-def test_f0_of_a_steady_tone_within_ten_cents(f0):
+def test_f0_of_a_steady_tone_within_ten_cents(f0, device):
     audio = harmonic(1.0, SR, f0=f0)
-    track, periodicity = pitch.f0_track(audio, SR, np.arange(0.1, 0.9, 0.01))
+    track, periodicity = pitch.f0_track(audio, SR, np.arange(0.1, 0.9, 0.01), device)
     assert np.all(np.isfinite(track)) and np.all(periodicity > pitch.VOICED_THRESHOLD)
     assert np.max(np.abs(1200 * np.log2(track / f0))) < 10.0
 
 
-def test_silence_and_noise_are_unvoiced():
+def test_silence_and_noise_are_unvoiced(device):
     for audio in (silence(0.5, SR), noise_bursts(0.5, SR)):
-        track, _ = pitch.f0_track(audio, SR, np.arange(0.05, 0.45, 0.01))
+        track, _ = pitch.f0_track(audio, SR, np.arange(0.05, 0.45, 0.01), device)
         assert np.mean(np.isnan(track)) > 0.9
 
 
-def test_f0_at_mel_frame_centres_follows_a_glide():
+def test_f0_at_mel_frame_centres_follows_a_glide(device):
     audio = glide(1.0, SR, 150.0, 300.0)
     frames = HIFIGAN.frames_for(len(audio))
-    track, _ = pitch.f0_track(audio, SR, HIFIGAN.frame_times(frames))
+    track, _ = pitch.f0_track(audio, SR, HIFIGAN.frame_times(frames), device)
     expected = 150.0 * 2.0 ** (HIFIGAN.frame_times(frames) / 1.0)
     inner = slice(5, frames - 5)
     assert len(track) == frames
@@ -89,12 +89,12 @@ def test_speaker_similarity_known_answers():
     assert scores["speaker_moved"] == pytest.approx((0.96 - 0.6) / 0.4)
 
 
-def test_speaker_embedding_is_unit_norm_and_closer_for_the_same_voice():
+def test_speaker_embedding_is_unit_norm_and_closer_for_the_same_voice(device):
     voice = harmonic(2.0, 16000, f0=120.0, vibrato=0.02)
-    same = perceptual.speaker_embedding(voice, 16000)
+    same = perceptual.speaker_embedding(voice, 16000, device)
     assert np.linalg.norm(same) == pytest.approx(1.0, abs=1e-5)
-    again = perceptual.speaker_embedding(voice[4000:], 16000)
-    other = perceptual.speaker_embedding(harmonic(2.0, 16000, f0=260.0, partials=3), 16000)
+    again = perceptual.speaker_embedding(voice[4000:], 16000, device)
+    other = perceptual.speaker_embedding(harmonic(2.0, 16000, f0=260.0, partials=3), 16000, device)
     assert same @ again > same @ other
 
 

@@ -44,14 +44,16 @@ def test_a_missing_imagenet_file_stops_before_any_job(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("style_frames", [20, 500])  # fewer / more frames than channels: features / Gram stored
-def test_saved_targets_give_the_same_loss_and_store_the_smaller_form(tmp_path, style_frames):
-    backbone = RandomCNN(RandomCNN.Options(filters=64, width=3), n_mels=80)
-    style, content = torch.rand(80, style_frames), torch.rand(80, 30)
+def test_saved_targets_give_the_same_loss_and_store_the_smaller_form(tmp_path, style_frames, device):
+    backbone = RandomCNN(RandomCNN.Options(filters=64, width=3), n_mels=80).to(device)
+    style, content = torch.rand(80, style_frames, device=device), torch.rand(80, 30, device=device)
     targets = style_targets(backbone, style)
     save_style_targets(tmp_path / "s.pt", targets)
     stored = torch.load(tmp_path / "s.pt", weights_only=True)["relu"]
     assert set(stored) == ({"features"} if style_frames < 64 else {"gram", "frames"})
-    loaded = load_style_targets(tmp_path / "s.pt", backbone)
+    assert {value.device.type for value in stored.values()} == {"cpu"}  # the file holds CPU tensors
+    loaded = load_style_targets(tmp_path / "s.pt", backbone, device)
+    assert {value.device.type for value in loaded["relu"].to_state().values()} == {device.type}
     fresh, reloaded = (Objective(backbone, content, t)(content + 0.1) for t in (targets, loaded))
     torch.testing.assert_close(reloaded, fresh, rtol=1e-6, atol=0)
     assert isinstance(loaded["relu"], GramTarget)

@@ -42,9 +42,9 @@ def small_cnn(**options) -> RandomCNN:
 
 
 @pytest.mark.parametrize("frames", [1, 7, 86, 431])
-def test_random_cnn_features_keep_time_axis(frames):
-    maps = small_cnn()(torch.rand(1, 80, frames))
-    assert set(maps) == {"relu"} and maps["relu"].shape == (256, frames)
+def test_random_cnn_features_keep_time_axis(frames, device):
+    maps = small_cnn().to(device)(torch.rand(1, 80, frames, device=device))
+    assert set(maps) == {"relu"} and maps["relu"].shape == (256, frames) and maps["relu"].device.type == device.type
     assert float(maps["relu"].min()) >= 0.0
 
 
@@ -57,14 +57,14 @@ def test_random_cnn_is_seeded_and_follows_he_init():
     assert not any(p.requires_grad for p in a.parameters())
 
 
-def test_random_cnn_sees_log1p_amplitude_as_in_the_published_recipe():
+def test_random_cnn_sees_log1p_amplitude_as_in_the_published_recipe(device):
     """Quiet bins (unit 0, the floor) must feed the layer about zero, not a level the Gram would have to match."""
-    backbone = small_cnn()
-    unit = torch.rand(1, 80, 40)
+    backbone = small_cnn().to(device)
+    unit = torch.rand(1, 80, 40, device=device)
     amplitude = torch.pow(10.0, 5.0 * (unit - 1.0))  # 100 dB above the floor is amplitude 1
     expected = torch.relu(torch.nn.functional.conv1d(torch.log1p(amplitude), backbone.conv.weight, padding=2))[0]
     torch.testing.assert_close(backbone(unit)["relu"], expected)
-    assert float(backbone(torch.zeros(1, 80, 40))["relu"].abs().max()) < 1e-4
+    assert float(backbone(torch.zeros(1, 80, 40, device=device))["relu"].abs().max()) < 1e-4
 
 
 def test_state_dict_file_gives_identical_features(tmp_path):
@@ -81,10 +81,10 @@ def test_missing_weights_file_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("init", ["content", "noise"])
-def test_lbfgs_transfer_reduces_style_loss_and_keeps_shape(content_and_style, init):
+def test_lbfgs_transfer_reduces_style_loss_and_keeps_shape(content_and_style, init, device):
     content, style = content_and_style
     options = TransferOptions(iterations=60, init=init, tolerance=0)
-    result = style_transfer(content, style, small_cnn(style_weight=30.0), options, progress=False)
+    result = style_transfer(content, style, small_cnn(style_weight=30.0), options, device, progress=False)
     assert result.unit_mel.shape == content.shape and result.unit_mel.dtype == np.float32
     first_style = small_cnn_style_loss(content if init == "content" else None, content, style)
     assert result.final["style"] < first_style / 8
@@ -104,7 +104,7 @@ def small_cnn_style_loss(start, content, style) -> float:
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
-def test_history_losses_are_those_of_the_mel_each_step_ends_at(content_and_style, optimizer):
+def test_history_losses_are_those_of_the_mel_each_step_ends_at(content_and_style, optimizer, device):
     """The history reuses the closure's last evaluation when the step accepted it; it must match recomputation."""
     from workflow_scripts.optimise import Objective
     from workflow_scripts.style_statistics import style_targets
@@ -113,12 +113,13 @@ def test_history_losses_are_those_of_the_mel_each_step_ends_at(content_and_style
     options = TransferOptions(optimizer=optimizer, iterations=6, tolerance=0,
                               learning_rate=1.0 if optimizer == "lbfgs" else 0.01)  # fmt: skip
     snapshots = []
-    result = style_transfer(content, style, small_cnn(), options, progress=False,
+    result = style_transfer(content, style, small_cnn(), options, device, progress=False,
                             on_step=lambda row, mel: snapshots.append((row, mel.clone())))  # fmt: skip
     assert [row for row, _ in snapshots] == result.history
-    np.testing.assert_array_equal(snapshots[-1][1].numpy(), result.unit_mel)
-    backbone = small_cnn()
-    objective = Objective(backbone, torch.from_numpy(content), style_targets(backbone, torch.from_numpy(style)))
+    np.testing.assert_array_equal(snapshots[-1][1].cpu().numpy(), result.unit_mel)
+    backbone = small_cnn().to(device)
+    content_t, style_t = torch.from_numpy(content).to(device), torch.from_numpy(style).to(device)
+    objective = Objective(backbone, content_t, style_targets(backbone, style_t))
     for row, mel in snapshots:
         with torch.no_grad():
             total, content_loss, style_loss = (float(v) for v in objective(mel))
@@ -126,45 +127,44 @@ def test_history_losses_are_those_of_the_mel_each_step_ends_at(content_and_style
                                                                              rel=1e-5)  # fmt: skip
 
 
-def test_adam_transfer_runs_and_improves(content_and_style):
+def test_adam_transfer_runs_and_improves(content_and_style, device):
     content, style = content_and_style
     result = style_transfer(
         content, style, small_cnn(), TransferOptions(optimizer="adam", learning_rate=0.01, iterations=20,
-                                                     tolerance=0), progress=False)  # fmt: skip
+                                                     tolerance=0), device, progress=False)  # fmt: skip
     assert len(result.history) == 20
     assert result.history[-1]["total"] < result.history[0]["total"]
 
 
-def test_transfer_is_deterministic_on_cpu(content_and_style):
+def test_transfer_is_deterministic(content_and_style, device):
+    """Bit-identical on CPU; on CUDA under the job runtime's deterministic settings (conftest applies them)."""
     content, style = content_and_style
-    runs = [
-        style_transfer(content, style, small_cnn(), TransferOptions(iterations=5, init="noise"), progress=False)
-        for _ in range(2)
-    ]
+    options = TransferOptions(iterations=5, init="noise")
+    runs = [style_transfer(content, style, small_cnn(), options, device, progress=False) for _ in range(2)]
     np.testing.assert_array_equal(runs[0].unit_mel, runs[1].unit_mel)
 
 
-def test_early_stop_on_convergence(content_and_style):
+def test_early_stop_on_convergence(content_and_style, device):
     content, _ = content_and_style
     # style == content: the content initialisation is already optimal, so after the first step the run stops
     # once `patience` further steps have not improved
-    result = style_transfer(content, content, small_cnn(), TransferOptions(iterations=100, patience=3),
+    result = style_transfer(content, content, small_cnn(), TransferOptions(iterations=100, patience=3), device,
                             progress=False)  # fmt: skip
     assert len(result.history) == 1 + 3
 
 
-def test_nnls_recovers_a_magnitude_consistent_with_the_mel():
-    magnitude = HIFIGAN.stft(torch.from_numpy(harmonic(0.5, 22050))).abs()
-    mel = HIFIGAN.mel_basis() @ magnitude
+def test_nnls_recovers_a_magnitude_consistent_with_the_mel(device):
+    magnitude = HIFIGAN.stft(torch.from_numpy(harmonic(0.5, 22050)).to(device)).abs()
+    mel = HIFIGAN.mel_basis(device) @ magnitude
     estimate = mel_to_magnitude(mel, HIFIGAN, iterations=300)
-    assert float(estimate.min()) >= 0.0
-    relative_residual = torch.linalg.norm(HIFIGAN.mel_basis() @ estimate - mel) / torch.linalg.norm(mel)
+    assert float(estimate.min()) >= 0.0 and estimate.device == mel.device
+    relative_residual = torch.linalg.norm(HIFIGAN.mel_basis(device) @ estimate - mel) / torch.linalg.norm(mel)
     assert float(relative_residual) < 0.02
 
 
-def test_nnls_solves_each_frame_independently_of_the_blocking():
-    magnitude = HIFIGAN.stft(torch.from_numpy(chirp(14.0, 22050))).abs()
-    mel = HIFIGAN.mel_basis() @ magnitude
+def test_nnls_solves_each_frame_independently_of_the_blocking(device):
+    magnitude = HIFIGAN.stft(torch.from_numpy(chirp(14.0, 22050)).to(device)).abs()
+    mel = HIFIGAN.mel_basis(device) @ magnitude
     assert mel.shape[1] > NNLS_BLOCK_FRAMES + 50
     whole = mel_to_magnitude(mel, HIFIGAN, iterations=30)
     # a slice that straddles a block boundary, solved on its own
@@ -177,8 +177,8 @@ def spectral_convergence_db(audio: torch.Tensor, magnitude: torch.Tensor) -> flo
     return float(20 * torch.log10(torch.linalg.norm(rebuilt - magnitude) / torch.linalg.norm(magnitude)))
 
 
-def test_fast_griffin_lim_converges_and_beats_plain_griffin_lim():
-    magnitude = HIFIGAN.stft(torch.from_numpy(harmonic(1.0, 22050, vibrato=0.01))).abs()
+def test_fast_griffin_lim_converges_and_beats_plain_griffin_lim(device):
+    magnitude = HIFIGAN.stft(torch.from_numpy(harmonic(1.0, 22050, vibrato=0.01)).to(device)).abs()
     fast = spectral_convergence_db(griffin_lim(magnitude, HIFIGAN, 50, momentum=0.99), magnitude)
     plain = spectral_convergence_db(griffin_lim(magnitude, HIFIGAN, 50, momentum=0.0), magnitude)
     assert fast < -20.0
@@ -203,10 +203,10 @@ def test_fast_griffin_lim_iterates_exactly_as_librosa_given_its_framing_and_star
 
 
 @pytest.mark.parametrize("convention", [HIFIGAN, WAVENET], ids=["hifigan", "wavenet"])
-def test_griffin_lim_vocoder_duration_and_level(convention):
+def test_griffin_lim_vocoder_duration_and_level(convention, device):
     audio = harmonic(1.0, 22050)
     features = convention.features(audio)
-    vocoder = GriffinLim(GriffinLim.Options(convention=convention.name, iterations=30))
+    vocoder = GriffinLim(GriffinLim.Options(convention=convention.name, iterations=30), device)
     rendered = vocoder(features, progress=False)
     assert rendered.shape == (features.shape[1] * convention.hop_length,)
     assert abs(len(rendered) - len(audio)) < convention.hop_length
@@ -228,18 +228,19 @@ def test_time_windows_cover_the_clip_and_fade_weights_sum_to_one():
     torch.testing.assert_close(total, torch.ones(1000))
 
 
-def test_windowed_gatys_optimises_every_window_against_the_global_style(content_and_style):
+def test_windowed_gatys_optimises_every_window_against_the_global_style(content_and_style, device):
     content, style = content_and_style
     long_content = np.tile(content, (1, 4))  # 4x the frames: four windows of 2 * 64 + a little
     window = long_content.shape[1] // 3
     options = TransferOptions(method="gatys", iterations=15, tolerance=0, window_frames=window)
     backbone = small_cnn(style_weight=30.0)
-    result = style_transfer(long_content, style, backbone, options, progress=False)
+    result = style_transfer(long_content, style, backbone, options, device, progress=False)
     assert result.unit_mel.shape == long_content.shape and np.isfinite(result.unit_mel).all()
     assert len(result.history) == 15 * len(time_windows(long_content.shape[1], window, WINDOW_OVERLAP))
     # windows reach about the style loss that one optimisation of the whole clip reaches
-    whole = style_transfer(long_content, style, backbone, dataclasses.replace(options, window_frames=0),
+    whole = style_transfer(long_content, style, backbone, dataclasses.replace(options, window_frames=0), device,
                            progress=False)  # fmt: skip
+    backbone = backbone.cpu()
     objective = Objective(backbone, torch.from_numpy(long_content), style_targets(backbone, torch.from_numpy(style)))
     initial = float(objective(torch.from_numpy(long_content))[2])
     windowed_style = float(objective(torch.from_numpy(result.unit_mel))[2])

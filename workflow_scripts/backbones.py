@@ -1,8 +1,9 @@
 """Feature extractors for Gatys-style transfer on mel spectrograms.
 
 Every backbone maps a unit-scale mel (see :mod:`workflow_scripts.conventions`), shaped ``(1, n_mels, frames)``,
-to named feature maps shaped ``(channels, positions)``. Content loss compares the maps named in
-``content_layers``; style (Gram) loss compares those in ``style_layers``. Adding a backbone means writing one
+to named feature maps shaped ``(channels, positions)``, and a batch of mels to a batch of maps
+(:meth:`Backbone.batch_forward`). Content loss compares the maps named in ``content_layers``; style (Gram) loss
+compares those in ``style_layers``. Adding a backbone means writing one
 subclass with its options dataclass (in :mod:`workflow_scripts.options`, which the configuration check imports
 without torch) and registering both. The torchvision image backbones
 (VGG-19, ResNet-50, ViT-B/16) derive from :class:`ImageBackbone` and share one input adaptation,
@@ -12,7 +13,7 @@ without torch) and registering both. The torchvision image backbones
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -44,8 +45,31 @@ class Backbone(nn.Module):
         self.options = options
         self.n_mels = n_mels
 
-    def forward(self, unit_mel: torch.Tensor) -> dict[str, torch.Tensor]:
+    # Unit-scale value of the frames that pad a shorter mel when mels of different lengths are batched
+    # (:meth:`batch_groups`).
+    padding: ClassVar[float] = 0.0
+
+    def batch_forward(self, unit_mels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Named feature maps ``(batch, channels, positions)`` of unit-scale mels ``(batch, n_mels, frames)``; each
+        item's maps are the ones it has alone."""
         raise NotImplementedError
+
+    def forward(self, unit_mel: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Named feature maps ``(channels, positions)`` of one unit-scale mel ``(1, n_mels, frames)``."""
+        return {name: maps[0] for name, maps in self.batch_forward(unit_mel).items()}
+
+    def batch_groups(self, frames: Sequence[int]) -> list[tuple[list[int], int]]:
+        """Which of several mels (``frames`` each) one :meth:`batch_forward` can serve: groups of their indices,
+        each with the length its members are padded to (with :attr:`padding`) without changing their maps.
+        By default only mels of equal length share a batch."""
+        groups: dict[int, list[int]] = {}
+        for index, length in enumerate(frames):
+            groups.setdefault(length, []).append(index)
+        return [(indices, length) for length, indices in groups.items()]
+
+    def crop(self, maps: dict[str, torch.Tensor], frames: int) -> dict[str, torch.Tensor]:
+        """One item's maps from a padded batch, cut back to what a mel of ``frames`` frames has alone."""
+        return maps
 
     def frame_features(self, unit_mel: torch.Tensor) -> torch.Tensor:
         """Features of each frame, ``(channels, frames)``, of a unit-scale mel ``(n_mels, frames)``: what the
@@ -101,8 +125,18 @@ class RandomCNN(Backbone):
             self.conv.weight.copy_(torch.randn(self.conv.weight.shape, generator=generator) * std)
         self.finish_init()
 
-    def forward(self, unit_mel: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"relu": torch.relu(self.conv(torch.log1p(unit_to_amplitude(unit_mel))))[0]}
+    # The layer's input at a -inf frame is log(1 + 0) = 0: the convolution's own zero padding, so the frames of a
+    # shorter mel in a batch see at its end exactly what they see alone.
+    padding = -math.inf
+
+    def batch_forward(self, unit_mels: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"relu": torch.relu(self.conv(torch.log1p(unit_to_amplitude(unit_mels))))}
+
+    def batch_groups(self, frames: Sequence[int]) -> list[tuple[list[int], int]]:
+        return [(list(range(len(frames))), max(frames))]
+
+    def crop(self, maps: dict[str, torch.Tensor], frames: int) -> dict[str, torch.Tensor]:
+        return {name: value[:, :frames] for name, value in maps.items()}
 
     def frame_features(self, unit_mel: torch.Tensor) -> torch.Tensor:
         return self(unit_mel[None])["relu"]
@@ -128,12 +162,12 @@ def mel_to_image(unit_mel: torch.Tensor, multiple: int = 1, minimum: int = 1) ->
     stays the mel itself.
 
     Args:
-        unit_mel: ``(1, n_mels, frames)``.
+        unit_mel: ``(batch, n_mels, frames)``.
         multiple: both sides are padded to a multiple of this (a ViT's patch size).
         minimum: both sides are padded to at least this (the total stride of the deepest layer used).
 
     Returns:
-        ``(1, 3, height, width)`` with ``height >= n_mels`` and ``width >= frames``.
+        ``(batch, 3, height, width)`` with ``height >= n_mels`` and ``width >= frames``.
     """
     _, n_mels, frames = unit_mel.shape
     pad_frames = padded_size(frames, multiple, minimum) - frames
@@ -187,12 +221,20 @@ class ImageBackbone(Backbone):
         raise NotImplementedError
 
     def extract(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Feature maps ``(1, channels, rows, columns)`` of the first ``self.depth`` layers (rows: frequency)."""
+        """Feature maps ``(batch, channels, rows, columns)`` of the first ``self.depth`` layers (rows: frequency)."""
         raise NotImplementedError
 
-    def forward(self, unit_mel: torch.Tensor) -> dict[str, torch.Tensor]:
-        maps = self.extract(mel_to_image(unit_mel, self.multiple, self.minimum))
-        return {name: maps[name][0].flatten(1) for name in {*self.content_layers, *self.style_layers}}
+    def batch_forward(self, unit_mels: torch.Tensor) -> dict[str, torch.Tensor]:
+        maps = self.extract(mel_to_image(unit_mels, self.multiple, self.minimum))
+        return {name: maps[name].flatten(2) for name in {*self.content_layers, *self.style_layers}}
+
+    def batch_groups(self, frames: Sequence[int]) -> list[tuple[list[int], int]]:
+        """Mels whose images have the same width, padded with silence (:func:`mel_to_image`'s own padding) to it.
+        Padding further would change the maps: convolutions see the image border, and ViT attends to every token."""
+        groups: dict[int, list[int]] = {}
+        for index, length in enumerate(frames):
+            groups.setdefault(padded_size(length, self.multiple, self.minimum), []).append(index)
+        return [(indices, width) for width, indices in groups.items()]
 
     def frame_features(self, unit_mel: torch.Tensor) -> torch.Tensor:
         """Each frame takes the column of :attr:`matching_layer`'s map (channels x rows) that covers it."""
@@ -293,13 +335,14 @@ class ViTB16(ImageBackbone):
         return torch.cat([embedding[:, :1], grid.flatten(2).transpose(1, 2)], dim=1)
 
     def extract(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        patches = self.conv_proj(image)  # (1, hidden, rows, columns)
-        tokens = torch.cat([self.class_token, patches.flatten(2).transpose(1, 2)], dim=1)
+        patches = self.conv_proj(image)  # (batch, hidden, rows, columns)
+        class_tokens = self.class_token.expand(patches.shape[0], -1, -1)
+        tokens = torch.cat([class_tokens, patches.flatten(2).transpose(1, 2)], dim=1)
         x = self.encoder.dropout(tokens + self.positional_embedding(*patches.shape[-2:]))
         maps = {}
         for name, block in zip(self.layers, self.encoder.layers, strict=False):
             x = block(x)
-            maps[name] = x[:, 1:].transpose(1, 2).unflatten(2, patches.shape[-2:])  # (1, hidden, rows, columns)
+            maps[name] = x[:, 1:].transpose(1, 2).unflatten(2, patches.shape[-2:])  # (batch, hidden, rows, columns)
         return maps
 
 

@@ -27,6 +27,8 @@ memory does not grow with the content's length beyond the mels themselves.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.fft
 import torch
@@ -35,6 +37,7 @@ import torch.nn.functional as F
 from workflow_scripts.backbones import Backbone
 from workflow_scripts.conventions import UNIT_DB_RANGE, MelConvention, mel_to_magnitude
 from workflow_scripts.options import MatchingOptions
+from workflow_scripts.precision import autocast
 
 # Content frames matched together (memory: block x dictionary frames similarities).
 MATCH_BLOCK = 512
@@ -139,31 +142,37 @@ def spectral_shape_gain(output: torch.Tensor, style: torch.Tensor, limit_db: flo
     return smooth.clamp(-limit_db / UNIT_DB_RANGE, limit_db / UNIT_DB_RANGE)[:, None]
 
 
-def feature_matching(
-    content: torch.Tensor,
+@dataclass(frozen=True)
+class StyleDictionary:
+    """The style's frames at every pitch shift and what matching needs of them (steps 1 and 2 of the module
+    docstring): computed once per style, whatever the number of contents matched against it."""
+
+    mels: torch.Tensor  # (copies, n_mels, style_frames) unit-scale
+    features: torch.Tensor  # (channels, copies * style_frames), unit norm
+    f0: torch.Tensor  # (copies * style_frames,) Hz, NaN where unvoiced
+    unshifted: torch.Tensor  # (copies * style_frames,) the frames of shift 0
+    low: float  # register (Hz) the dictionary covers
+    high: float
+    median: float  # the style's median F0
+
+
+def style_dictionary(
     style: torch.Tensor,
-    content_f0: np.ndarray,
     style_f0: np.ndarray,
     backbone: Backbone,
     convention: MelConvention,
     options: MatchingOptions,
-) -> torch.Tensor:
-    """Unit-scale mel with ``content``'s shape, rebuilt from ``style``'s frames (module docstring).
-
-    Args:
-        content, style: unit-scale mels ``(n_mels, frames)`` on the backbone's device.
-        content_f0, style_f0: F0 per mel frame in Hz, NaN where unvoiced (:mod:`workflow_scripts.pitch`).
-        backbone: gives the features frames are matched by.
-        convention: the mels' convention (for the pitch shifts).
-        options: matching options.
-    """
-    device = content.device
+    precision: str = "float32",
+) -> StyleDictionary:
+    """The :class:`StyleDictionary` of a unit-scale style mel (on the backbone's device) with its F0 per frame;
+    features computed in ``precision`` (:mod:`workflow_scripts.precision`)."""
+    device = style.device
     semitones = list(range(-options.max_shift, options.max_shift + 1))
     dictionary = pitch_shift(style, convention, semitones)  # (copies, n_mels, style_frames)
     copies, _, style_frames = dictionary.shape
-    with torch.no_grad():
+    with torch.no_grad(), autocast(device, precision):
         dictionary_features = F.normalize(
-            torch.cat([backbone.frame_features(copy) for copy in dictionary], dim=1), dim=0
+            torch.cat([backbone.frame_features(copy) for copy in dictionary], dim=1).float(), dim=0
         )
     style_f0_t = torch.as_tensor(style_f0, dtype=torch.float32, device=device)
     ratios = 2.0 ** (torch.tensor(semitones, dtype=torch.float32, device=device) / 12.0)
@@ -175,24 +184,54 @@ def feature_matching(
         if voiced_style.size else (np.nan, np.nan)
     )  # fmt: skip
     style_median = float(np.median(voiced_style)) if voiced_style.size else float("nan")
-    shift = register_shift(content_f0, low, high, options.transpose, style_median)
-    target_f0 = torch.as_tensor(content_f0, dtype=torch.float32, device=device) * 2.0 ** (shift / 12.0)
     unshifted = torch.zeros(copies * style_frames, dtype=torch.bool, device=device)
     zero = semitones.index(0)
     unshifted[zero * style_frames : (zero + 1) * style_frames] = True
+    return StyleDictionary(dictionary, dictionary_features, dictionary_f0, unshifted, low, high, style_median)
+
+
+def feature_matching(
+    content: torch.Tensor,
+    style: torch.Tensor,
+    content_f0: np.ndarray,
+    style_f0: np.ndarray,
+    backbone: Backbone,
+    convention: MelConvention,
+    options: MatchingOptions,
+    precision: str = "float32",
+    dictionary: StyleDictionary | None = None,
+) -> torch.Tensor:
+    """Unit-scale mel with ``content``'s shape, rebuilt from ``style``'s frames (module docstring).
+
+    Args:
+        content, style: unit-scale mels ``(n_mels, frames)`` on the backbone's device.
+        content_f0, style_f0: F0 per mel frame in Hz, NaN where unvoiced (:mod:`workflow_scripts.pitch`).
+        backbone: gives the features frames are matched by.
+        convention: the mels' convention (for the pitch shifts).
+        options: matching options.
+        precision: of the features and their similarity products (:mod:`workflow_scripts.precision`).
+        dictionary: ``style``'s :func:`style_dictionary`, when already computed (several contents, one style).
+    """
+    device = content.device
+    dictionary = dictionary or style_dictionary(style, style_f0, backbone, convention, options, precision)
+    copies, _, style_frames = dictionary.mels.shape
+    dictionary_features, dictionary_f0, unshifted = dictionary.features, dictionary.f0, dictionary.unshifted
+    shift = register_shift(content_f0, dictionary.low, dictionary.high, options.transpose, dictionary.median)
+    target_f0 = torch.as_tensor(content_f0, dtype=torch.float32, device=device) * 2.0 ** (shift / 12.0)
 
     k = min(options.k, copies * style_frames)
     frames = content.shape[1]
     halo = options.continuity
-    flat_dictionary = dictionary.permute(1, 0, 2).reshape(dictionary.shape[1], -1)
+    flat_dictionary = dictionary.mels.permute(1, 0, 2).reshape(dictionary.mels.shape[1], -1)
     output = torch.empty_like(content)
     for start in range(0, frames, MATCH_BLOCK):
         stop = min(start + MATCH_BLOCK, frames)
         lo, hi = max(0, start - halo), min(frames, stop + halo)
-        with torch.no_grad():
+        with torch.no_grad(), autocast(device, precision):
             context_lo, context_hi = max(0, lo - FEATURE_CONTEXT), min(frames, hi + FEATURE_CONTEXT)
             features = backbone.frame_features(content[:, context_lo:context_hi])[:, lo - context_lo : hi - context_lo]
-        similarity = diagonal_mean(F.normalize(features, dim=0).T @ dictionary_features, copies, halo)
+            products = F.normalize(features.float(), dim=0).T @ dictionary_features
+        similarity = diagonal_mean(products.float(), copies, halo)
         similarity = similarity[start - lo : stop - lo]
         allowed = candidates(target_f0[start:stop], dictionary_f0, unshifted, options.tolerance_cents)
         chosen = similarity.masked_fill(~allowed, -float("inf")).topk(k, dim=1).indices

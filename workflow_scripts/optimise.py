@@ -2,13 +2,15 @@
 
 ``gatys`` optimises the mel so that its backbone features match the content's and their Gram matrices the
 style's. ``knn`` rebuilds every content frame from its nearest style frames (:mod:`workflow_scripts.matching`) and
-can then refine the result with the same objective.
+can then refine the result with the same objective. Both also come in a batched form for several contents in the
+style of one clip (:func:`style_transfer_batch`, :func:`matched_transfer_batch`): the same per-content results,
+computed together (:mod:`workflow_scripts.batching`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,15 +18,19 @@ import torch
 from tqdm import tqdm
 
 from workflow_scripts.backbones import Backbone
+from workflow_scripts.batching import Evaluate, EvaluateMany, Evaluation, optimise_together
 from workflow_scripts.conventions import MelConvention
 from workflow_scripts.losses import GramTarget, content_loss
-from workflow_scripts.matching import feature_matching, follow_loudness
+from workflow_scripts.matching import feature_matching, follow_loudness, style_dictionary
 from workflow_scripts.options import INITS, OPTIMIZERS, TransferOptions
+from workflow_scripts.precision import FeatureExtractor, Maps
 from workflow_scripts.style_statistics import style_targets
 
 LINE_SEARCH_EVALUATIONS = 25
 # Frames cross-faded between neighbouring windows of a long clip (gatys, ``window_frames``).
 WINDOW_OVERLAP = 64
+
+OnStep = Callable[[dict[str, float], torch.Tensor], None]
 
 
 @dataclass
@@ -51,18 +57,29 @@ class Objective:
         content: unit-scale content mel ``(n_mels, frames)``; its features are computed here.
         style_targets: ``{layer: GramTarget}`` for every style layer (see
             :func:`workflow_scripts.style_statistics.style_targets`).
+        features: how the backbone's maps are computed (precision, compilation); default float32, eager.
     """
 
-    def __init__(self, backbone: Backbone, content: torch.Tensor, style_targets: Mapping[str, GramTarget]) -> None:
+    def __init__(
+        self,
+        backbone: Backbone,
+        content: torch.Tensor,
+        style_targets: Mapping[str, GramTarget],
+        features: FeatureExtractor | None = None,
+    ) -> None:
         self.backbone = backbone
+        self.features = features or FeatureExtractor(backbone)
         with torch.no_grad():
-            content_maps = backbone(content[None])
+            content_maps = self.features(content)
         self.content_targets = {name: content_maps[name] for name in backbone.content_layers}
         self.style_targets = {name: style_targets[name] for name in backbone.style_layers}
 
     def __call__(self, unit_mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(total, content, style)`` losses of ``unit_mel`` ``(n_mels, frames)``."""
-        maps = self.backbone(unit_mel[None])
+        return self.losses(self.features(unit_mel))
+
+    def losses(self, maps: Maps) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(total, content, style)`` losses of a mel with feature ``maps``."""
         content = _weighted_mean(
             {n: content_loss(maps[n], t) for n, t in self.content_targets.items()}, self.backbone.content_layers
         )
@@ -77,6 +94,39 @@ def _weighted_mean(losses: Mapping[str, torch.Tensor], weights: Mapping[str, flo
     return sum(weights[name] * loss for name, loss in losses.items()) / sum(weights[name] for name in losses)
 
 
+def evaluator(objective: Objective) -> Evaluate:
+    """:data:`Evaluate` for one objective, evaluated on its own."""
+
+    def evaluate(point: torch.Tensor, gradient: bool) -> Evaluation:
+        if not gradient:
+            with torch.no_grad():
+                return torch.stack(objective(point)), None
+        point = point.detach().requires_grad_(True)
+        losses = objective(point)
+        (grad,) = torch.autograd.grad(losses[0], point)
+        return torch.stack(losses).detach(), grad
+
+    return evaluate
+
+
+def batch_evaluator(objectives: Sequence[Objective], features: FeatureExtractor) -> EvaluateMany:
+    """Evaluates several objectives of one backbone at once: one batched forward pass (:meth:`FeatureExtractor.many`)
+    and one backward pass of the summed totals, whose gradient with respect to each point is that point's own
+    total's, the problems being independent. Takes and returns ``{problem index: ...}``."""
+
+    def evaluate(requests: Mapping[int, tuple[torch.Tensor, bool]]) -> dict[int, Evaluation]:
+        indices = sorted(requests)
+        points = [requests[i][0].detach().requires_grad_(requests[i][1]) for i in indices]
+        with torch.enable_grad():
+            losses = [objectives[i].losses(maps) for i, maps in zip(indices, features.many(points), strict=True)]
+            wanted = [(point, loss[0]) for point, loss in zip(points, losses, strict=True) if point.requires_grad]
+            grads = iter(torch.autograd.grad(sum(t for _, t in wanted), [p for p, _ in wanted]) if wanted else ())
+        return {i: (torch.stack(loss).detach(), next(grads) if point.requires_grad else None)
+                for i, point, loss in zip(indices, points, losses, strict=True)}  # fmt: skip
+
+    return evaluate
+
+
 def style_transfer(
     content: np.ndarray,
     style: np.ndarray | Mapping[str, GramTarget],
@@ -84,7 +134,7 @@ def style_transfer(
     options: TransferOptions,
     device: torch.device | str = "cpu",
     progress: bool = True,
-    on_step: Callable[[dict[str, float], torch.Tensor], None] | None = None,
+    on_step: OnStep | None = None,
 ) -> TransferResult:
     """``gatys``: optimise a unit-scale mel with ``content``'s features and ``style``'s Gram statistics.
 
@@ -93,47 +143,104 @@ def style_transfer(
         style: unit-scale style mel ``(n_mels, style_frames)`` of any length, or its precomputed Gram targets
             (:func:`workflow_scripts.style_statistics.style_targets`, as the pipeline's ``style_stats`` rule stores).
         backbone: feature extractor (moved to ``device``).
-        options: optimiser settings (``iterations`` steps from ``init``).
+        options: optimiser settings (``iterations`` steps from ``init``; ``precision``, ``compile``).
         device: torch device to optimise on.
         progress: show a tqdm bar on stderr.
         on_step: called after every step with its history row and the current unit-scale mel (detached; copy it
-            to keep it), e.g. to keep snapshots of the trajectory.
+            to keep it), e.g. to keep snapshots of the trajectory. Clips longer than one window do not call it.
 
     Returns:
         The optimised unit-scale mel, the loss history (one row per step) and the wall time.
     """
     start = time.perf_counter()
     backbone = backbone.to(device)
+    features = FeatureExtractor(backbone, options.precision, options.compile)
     content_t = torch.as_tensor(content, dtype=torch.float32, device=device)
     if not isinstance(style, Mapping):
         style = style_targets(backbone, torch.as_tensor(style, dtype=torch.float32, device=device))
-    objective = Objective(backbone, content_t, style)
-
-    if options.init == "content":
-        initial = content_t.clone()
-    elif options.init == "noise":
-        generator = torch.Generator().manual_seed(options.seed)
-        noise = torch.randn(content_t.shape, generator=generator).to(device)
-        initial = content_t.mean() + content_t.std() * noise
-    else:
-        raise ValueError(f"unknown init {options.init!r}; use one of {', '.join(INITS)}")
     windows = time_windows(content_t.shape[1], options.window_frames, WINDOW_OVERLAP)
+    initial = initial_mel(content_t, options)
     if len(windows) == 1:
-        unit_mel, history = _optimise(objective, initial, options.iterations, options, start, progress, on_step)
+        objective = Objective(backbone, content_t, style, features)
+        unit_mel, history = _optimise(evaluator(objective), initial, options.iterations, options, start, progress,
+                                      on_step)  # fmt: skip
         return TransferResult(unit_mel.cpu().numpy(), history, time.perf_counter() - start)
     # Long clip: each window is optimised on its own content against the style's global Gram targets, and
     # neighbours are cross-faded, so memory is bounded by the window, not the clip.
-    output, weight = torch.zeros_like(initial), torch.zeros(initial.shape[1], device=device)
-    history, finals = [], []
+    pieces = []
     for lo, hi in tqdm(windows, desc="windows", unit="window", disable=not progress, leave=False):
-        objective = Objective(backbone, content_t[:, lo:hi], style)
-        piece, rows = _optimise(objective, initial[:, lo:hi].clone(), options.iterations, options, start, False)
-        ramp = fade_weights(lo, hi, initial.shape[1], WINDOW_OVERLAP).to(device)
+        objective = Objective(backbone, content_t[:, lo:hi], style, features)
+        pieces.append(_optimise(evaluator(objective), initial[:, lo:hi], options.iterations, options, start, False))
+    return _cross_fade(windows, pieces, start)
+
+
+def style_transfer_batch(
+    contents: Sequence[np.ndarray],
+    style: Mapping[str, GramTarget],
+    backbone: Backbone,
+    options: TransferOptions,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+) -> list[TransferResult]:
+    """:func:`style_transfer` of several contents in the style of one, ``options.batch_pairs`` optimisation problems
+    (whole clips, or windows of clips longer than ``window_frames``) at a time.
+
+    Each problem keeps its own optimiser (its L-BFGS memory and line search, its early stop), so each result is the
+    one :func:`style_transfer` gives, up to the rounding of batched products; only the evaluations of the objective
+    are shared (:func:`workflow_scripts.batching.optimise_together`). Every result's ``seconds`` is the batch's.
+    """
+    start = time.perf_counter()
+    backbone = backbone.to(device)
+    features = FeatureExtractor(backbone, options.precision, options.compile)
+    content_ts = [torch.as_tensor(content, dtype=torch.float32, device=device) for content in contents]
+    windows = [time_windows(c.shape[1], options.window_frames, WINDOW_OVERLAP) for c in content_ts]
+    problems = [(index, lo, hi) for index, clip_windows in enumerate(windows) for lo, hi in clip_windows]
+    initials = [initial_mel(content_t, options) for content_t in content_ts]
+    objectives = [Objective(backbone, content_ts[i][:, lo:hi], style, features) for i, lo, hi in problems]
+    starts = [initials[i][:, lo:hi] for i, lo, hi in problems]
+    solved = _optimise_batch(objectives, features, starts, options.iterations, options, start, progress)
+    results, first = [], 0
+    for clip_windows in windows:
+        pieces = solved[first : first + len(clip_windows)]
+        first += len(clip_windows)
+        if len(clip_windows) == 1:
+            (unit_mel, history), = pieces  # fmt: skip
+            results.append(TransferResult(unit_mel.cpu().numpy(), history, 0.0))
+        else:
+            results.append(_cross_fade(clip_windows, pieces, start))
+    seconds = time.perf_counter() - start
+    for result in results:
+        result.seconds = seconds
+    return results
+
+
+def initial_mel(content: torch.Tensor, options: TransferOptions) -> torch.Tensor:
+    """Where ``gatys`` starts: the content, or seeded noise with its mean and spread. The noise is drawn on the CPU
+    and moved, so every device starts from the same numbers."""
+    if options.init == "content":
+        return content.clone()
+    if options.init == "noise":
+        generator = torch.Generator().manual_seed(options.seed)
+        noise = torch.randn(content.shape, generator=generator).to(content.device)
+        return content.mean() + content.std() * noise
+    raise ValueError(f"unknown init {options.init!r}; use one of {', '.join(INITS)}")
+
+
+def _cross_fade(
+    windows: Sequence[tuple[int, int]], pieces: Sequence[tuple[torch.Tensor, list[dict[str, float]]]], start: float
+) -> TransferResult:
+    """One clip from its optimised windows: neighbours cross-faded, histories concatenated, and the losses of the
+    whole as the frame-weighted mean of the windows' final losses."""
+    frames = windows[-1][1]
+    output = torch.zeros(pieces[0][0].shape[0], frames, device=pieces[0][0].device)
+    weight = torch.zeros(frames, device=output.device)
+    history, finals = [], []
+    for (lo, hi), (piece, rows) in zip(windows, pieces, strict=True):
+        ramp = fade_weights(lo, hi, frames, WINDOW_OVERLAP).to(output.device)
         output[:, lo:hi] += piece * ramp
         weight[lo:hi] += ramp
         history += [{**row, "step": len(history) + number} for number, row in enumerate(rows, start=1)]
         finals.append((hi - lo, rows[-1]))
-    frames = sum(length for length, _ in finals)
     summary = {key: sum(length * row[key] for length, row in finals) / frames for key in ("total", "content", "style")}
     summary = {"step": len(history), **summary, "seconds": time.perf_counter() - start}
     return TransferResult((output / weight).cpu().numpy(), history, time.perf_counter() - start, summary)
@@ -189,42 +296,84 @@ def matched_transfer(
         The unit-scale mel and a history whose rows hold the Gatys objective against the *content* clip (so the
         losses compare with ``gatys`` runs): step 0 after matching, then one row per refinement step.
     """
+    (result,) = matched_transfer_batch([content], [content_f0], style, style_f0, targets, backbone, convention,
+                                       options, device, progress)  # fmt: skip
+    return result
+
+
+def matched_transfer_batch(
+    contents: Sequence[np.ndarray],
+    content_f0s: Sequence[np.ndarray],
+    style: np.ndarray,
+    style_f0: np.ndarray,
+    targets: Mapping[str, GramTarget],
+    backbone: Backbone,
+    convention: MelConvention,
+    options: TransferOptions,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+) -> list[TransferResult]:
+    """:func:`matched_transfer` of several contents in the style of one: the style's pitch-shifted dictionary and
+    its features are computed once, and refinements (``refine_steps``) run side by side as in
+    :func:`style_transfer_batch`. Every result's ``seconds`` is the batch's."""
     start = time.perf_counter()
     backbone = backbone.to(device)
-    content_t = torch.as_tensor(content, dtype=torch.float32, device=device)
+    features = FeatureExtractor(backbone, options.precision, options.compile)
     style_t = torch.as_tensor(style, dtype=torch.float32, device=device)
-    matched = feature_matching(content_t, style_t, content_f0, style_f0, backbone, convention, options)
-    against_content = Objective(backbone, content_t, targets)
-    history = [_row(0, against_content, matched, start)]
+    dictionary = style_dictionary(style_t, style_f0, backbone, convention, options, options.precision)
+    content_ts = [torch.as_tensor(content, dtype=torch.float32, device=device) for content in contents]
+    matched = [feature_matching(content_t, style_t, content_f0, style_f0, backbone, convention, options,
+                                options.precision, dictionary)
+               for content_t, content_f0 in zip(content_ts, content_f0s, strict=True)]  # fmt: skip
+    against_content = [Objective(backbone, content_t, targets, features) for content_t in content_ts]
+    histories = [[_row(0, objective, mel, start)] for objective, mel in zip(against_content, matched, strict=True)]
     if options.refine_steps > 0:
-        refined, _ = _optimise(
-            Objective(backbone, matched, targets), matched.clone(), options.refine_steps, options, start, progress
-        )
-        matched = follow_loudness(refined, content_t, style_t, options.loudness)
-        history.append(_row(options.refine_steps, against_content, matched, start))
-    return TransferResult(matched.cpu().numpy(), history, time.perf_counter() - start)
+        objectives = [Objective(backbone, mel, targets, features) for mel in matched]
+        refined = _optimise_batch(objectives, features, matched, options.refine_steps, options, start, progress)
+        matched = [follow_loudness(mel, content_t, style_t, options.loudness)
+                   for (mel, _), content_t in zip(refined, content_ts, strict=True)]  # fmt: skip
+        for history, objective, mel in zip(histories, against_content, matched, strict=True):
+            history.append(_row(options.refine_steps, objective, mel, start))
+    seconds = time.perf_counter() - start
+    return [TransferResult(mel.cpu().numpy(), rows, seconds) for mel, rows in zip(matched, histories, strict=True)]
 
 
 def _row(step: int, objective: Objective, unit_mel: torch.Tensor, start: float) -> dict[str, float]:
     with torch.no_grad():
-        total, content, style = objective(unit_mel)
-    return {"step": step, "total": float(total), "content": float(content), "style": float(style),
-            "seconds": time.perf_counter() - start}  # fmt: skip
+        total, content, style = torch.stack(objective(unit_mel)).tolist()
+    return {"step": step, "total": total, "content": content, "style": style, "seconds": time.perf_counter() - start}
 
 
-def _optimise(
-    objective: Objective,
-    initial: torch.Tensor,
+def _optimise_batch(
+    objectives: Sequence[Objective],
+    features: FeatureExtractor,
+    initials: Sequence[torch.Tensor],
     iterations: int,
     options: TransferOptions,
     start: float,
     progress: bool,
-    on_step: Callable[[dict[str, float], torch.Tensor], None] | None = None,
-) -> tuple[torch.Tensor, list[dict[str, float]]]:
-    """Minimise ``objective`` from ``initial`` for up to ``iterations`` steps; the detached result and its history."""
-    unit_mel = initial.requires_grad_(True)
+) -> list[tuple[torch.Tensor, list[dict[str, float]]]]:
+    """:func:`_optimise` of every problem, ``options.batch_pairs`` at a time (all at once when 0), their objective
+    evaluations shared (:func:`workflow_scripts.batching.optimise_together`)."""
+    if len(objectives) == 1:  # nothing to share: no threads
+        return [_optimise(evaluator(objectives[0]), initials[0], iterations, options, start, progress)]
+    size = options.batch_pairs or len(objectives)
+    solved = []
+    for first in range(0, len(objectives), size):
+        chunk = range(first, min(first + size, len(objectives)))
+        evaluate_many = batch_evaluator([objectives[i] for i in chunk], features)
+        solved += optimise_together(
+            evaluate_many,
+            [lambda evaluate, i=i: _optimise(evaluate, initials[i], iterations, options, start, False)
+             for i in chunk],
+            progress,
+        )  # fmt: skip
+    return solved
+
+
+def _optimiser(unit_mel: torch.Tensor, options: TransferOptions) -> torch.optim.Optimizer:
     if options.optimizer == "lbfgs":
-        optimizer = torch.optim.LBFGS(
+        return torch.optim.LBFGS(
             [unit_mel],
             lr=options.learning_rate,
             max_iter=1,
@@ -237,48 +386,76 @@ def _optimise(
             tolerance_grad=0.0,
             tolerance_change=0.0,
         )
-    elif options.optimizer == "adam":
-        optimizer = torch.optim.Adam([unit_mel], lr=options.learning_rate)
-    else:
-        raise ValueError(f"unknown optimizer {options.optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
-    # The losses at the last point the closure evaluated; the point a step accepts usually is that point.
-    last: dict[str, torch.Tensor | tuple[torch.Tensor, ...]] = {}
+    if options.optimizer == "adam":
+        return torch.optim.Adam([unit_mel], lr=options.learning_rate)
+    raise ValueError(f"unknown optimizer {options.optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
+
+
+def _optimise(
+    evaluate: Evaluate,
+    initial: torch.Tensor,
+    iterations: int,
+    options: TransferOptions,
+    start: float,
+    progress: bool,
+    on_step: OnStep | None = None,
+) -> tuple[torch.Tensor, list[dict[str, float]]]:
+    """Minimise from ``initial`` for up to ``iterations`` steps; the detached result and its history.
+
+    The losses of every step stay on the device and are read back once, at the end, unless something needs them
+    sooner: early stopping (``tolerance > 0``) reads each step's total, and ``on_step`` each step's row. (L-BFGS
+    reads every loss it evaluates in its line search anyway; Adam then runs without waiting for the device.)
+    """
+    unit_mel = initial.detach().clone().requires_grad_(True)
+    optimizer = _optimiser(unit_mel, options)
+    # The losses at the last point the closure evaluated; the point an L-BFGS step accepts usually is that point
+    # (an Adam step never is: it moves after evaluating).
+    last: dict[str, torch.Tensor] = {}
 
     def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        losses = objective(unit_mel)
-        losses[0].backward()
-        last.update(point=unit_mel.detach().clone(), losses=tuple(loss.detach() for loss in losses))
+        losses, grad = evaluate(unit_mel.detach(), True)
+        unit_mel.grad = grad
+        last.update(point=unit_mel.detach().clone(), losses=losses)
         return losses[0]
 
-    def losses_at_current_point() -> tuple[torch.Tensor, ...]:
+    def losses_at_current_point() -> torch.Tensor:
         # Reusing the closure's values saves one forward pass per step.
-        if torch.equal(last["point"], unit_mel):
+        if options.optimizer == "lbfgs" and torch.equal(last["point"], unit_mel):
             return last["losses"]
-        with torch.no_grad():
-            return objective(unit_mel)
+        return evaluate(unit_mel.detach(), False)[0]
 
-    history = []
+    steps: list[torch.Tensor] = []
+    seconds: list[float] = []
     best, stalled = float("inf"), 0
     bar = tqdm(range(iterations), desc="transfer", unit="step", disable=not progress, leave=False)
     for step in bar:
         optimizer.step(closure)
-        total, content_value, style_value = losses_at_current_point()
-        row = {
-            "step": step + 1,
-            "total": float(total),
-            "content": float(content_value),
-            "style": float(style_value),
-            "seconds": time.perf_counter() - start,
-        }
-        history.append(row)
-        bar.set_postfix(content=f"{row['content']:.3g}", style=f"{row['style']:.3g}")
+        steps.append(losses_at_current_point())
+        seconds.append(time.perf_counter() - start)
+        if on_step is None and options.tolerance <= 0:
+            continue
+        row = _history(steps[-1:], seconds[-1:], first=step + 1)[0]
+        bar.set_postfix(content=f"{row['content']:.3g}", style=f"{row['style']:.3g}", refresh=False)
         if on_step is not None:
             on_step(row, unit_mel.detach())
-        if not np.isfinite(row["total"]):
-            raise FloatingPointError(f"loss became {row['total']} at step {step + 1}; lower learning_rate")
+        _check_finite(row["total"], row["step"])
         stalled = stalled + 1 if row["total"] >= best * (1.0 - options.tolerance) else 0
         best = min(best, row["total"])
         if options.tolerance > 0 and stalled >= options.patience:
             break
+    history = _history(steps, seconds)
+    for row in history:
+        _check_finite(row["total"], row["step"])
     return unit_mel.detach(), history
+
+
+def _history(steps: Sequence[torch.Tensor], seconds: Sequence[float], first: int = 1) -> list[dict[str, float]]:
+    """History rows of consecutive steps from their stacked losses: one transfer from the device for all of them."""
+    values = torch.stack(list(steps)).tolist()
+    return [{"step": first + index, "total": total, "content": content, "style": style, "seconds": elapsed}
+            for index, ((total, content, style), elapsed) in enumerate(zip(values, seconds, strict=True))]  # fmt: skip
+
+
+def _check_finite(total: float, step: int) -> None:
+    if not np.isfinite(total):
+        raise FloatingPointError(f"loss became {total} at step {step}; lower learning_rate")

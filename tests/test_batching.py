@@ -1,0 +1,199 @@
+"""Batching across pairs: several contents in the style of one transferred together, each with its own optimiser,
+with the results one job per pair gives; in the pipeline, one job per style whose pairs keep per-pair rebuilds."""
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import (
+    chirp,
+    harmonic,
+    make_workdir,
+    output_mtimes,
+    silence,
+    snakemake,
+    tiny_config,
+    write_config,
+    write_wav,
+)
+
+from workflow_scripts import optimise
+from workflow_scripts.backbones import RandomCNN
+from workflow_scripts.batching import optimise_together
+from workflow_scripts.conventions import HIFIGAN
+from workflow_scripts.optimise import (
+    matched_transfer,
+    matched_transfer_batch,
+    style_transfer,
+    style_transfer_batch,
+    time_windows,
+)
+from workflow_scripts.options import TransferOptions
+from workflow_scripts.precision import FeatureExtractor
+from workflow_scripts.style_statistics import style_targets
+
+SR = HIFIGAN.sample_rate
+
+
+def unit_mel(audio: np.ndarray) -> np.ndarray:
+    return HIFIGAN.to_unit(torch.from_numpy(HIFIGAN.features(audio))).numpy()
+
+
+@pytest.fixture(scope="module")
+def contents_and_style():
+    """Three contents of different lengths (notes and rests) and a chirp style."""
+    contents = [unit_mel(np.concatenate([harmonic(seconds, SR, f0=f0), silence(0.1, SR)]))
+                for seconds, f0 in ((0.5, 180.0), (0.7, 240.0), (0.4, 300.0))]  # fmt: skip
+    return contents, unit_mel(chirp(0.7, SR))
+
+
+def small_cnn(device) -> RandomCNN:
+    return RandomCNN(RandomCNN.Options(filters=256, width=5, style_weight=30.0), HIFIGAN.n_mels).to(device)
+
+
+def test_random_cnn_pads_shorter_mels_without_changing_their_maps(device):
+    backbone = small_cnn(device)
+    lengths = [50, 70, 40]
+    mels = [torch.rand(HIFIGAN.n_mels, frames, device=device) for frames in lengths]
+    assert backbone.batch_groups(lengths) == [([0, 1, 2], 70)]  # one batch, padded to the longest
+    features = FeatureExtractor(backbone)
+    for mel, maps in zip(mels, features.many(mels), strict=True):
+        # measured: 3e-7 (the batched convolution sums in another order)
+        torch.testing.assert_close(maps["relu"], features(mel)["relu"], rtol=0, atol=1e-5)
+
+
+def test_rounds_wait_for_every_running_problem():
+    """Problem i asks for i + 1 evaluations: rounds hold 3, 2, then 1 request, whatever the threads' timing."""
+    rounds = []
+
+    def evaluate_many(requests):
+        rounds.append(sorted(requests))
+        return {index: (point * 2, None) for index, (point, _) in requests.items()}
+
+    def problem(count):
+        return lambda evaluate: [float(evaluate(torch.tensor(float(step)), False)[0]) for step in range(count)]
+
+    results = optimise_together(evaluate_many, [problem(1), problem(2), problem(3)])
+    assert rounds == [[0, 1, 2], [1, 2], [2]]
+    assert results == [[0.0], [0.0, 2.0], [0.0, 2.0, 4.0]]
+
+
+def test_an_error_in_one_problem_is_raised_after_the_others_finish():
+    def evaluate_many(requests):
+        return {index: (point, None) for index, (point, _) in requests.items()}
+
+    def failing(evaluate):
+        evaluate(torch.zeros(1), False)
+        raise FloatingPointError("loss became nan at step 1")
+
+    finished = []
+    with pytest.raises(FloatingPointError, match="loss became nan"):
+        optimise_together(evaluate_many, [failing, lambda evaluate: finished.append(evaluate(torch.ones(1), False))])
+    assert len(finished) == 1
+
+
+def test_batched_gatys_gives_each_pair_its_own_result(contents_and_style, device):
+    """Per-pair L-BFGS state: the steps agree to rounding (measured: at most 1e-6 over the first 8 steps; later,
+    L-BFGS's sensitivity to rounding lets trajectories drift, 1e-5 to 5e-3 by step 20), where a shared optimiser
+    would differ from the second step on. Early stopping is per pair: measured, the three stop after 9, 9 and 6
+    steps, batched or not."""
+    contents, style = contents_and_style
+    backbone = small_cnn(device)
+    targets = style_targets(backbone, torch.from_numpy(style).to(device))
+    options = TransferOptions(method="gatys", iterations=20, tolerance=0.1, patience=2, batch_pairs=2)
+    alone = [style_transfer(content, targets, backbone, options, device, progress=False) for content in contents]
+    together = style_transfer_batch(contents, targets, backbone, options, device, progress=False)
+    lengths = [len(result.history) for result in alone]
+    assert [len(result.history) for result in together] == lengths and len(set(lengths)) > 1
+    for result, reference in zip(together, alone, strict=True):
+        totals = [row["total"] for row in result.history]
+        assert totals == pytest.approx([row["total"] for row in reference.history], rel=1e-4)
+    assert len({result.seconds for result in together}) == 1  # the batch's time, shared
+    again = style_transfer_batch(contents, targets, backbone, options, device, progress=False)
+    for first, second in zip(together, again, strict=True):  # rounds do not depend on thread timing
+        np.testing.assert_array_equal(first.unit_mel, second.unit_mel)
+
+
+def test_batched_gatys_optimises_the_windows_of_long_clips_as_problems(contents_and_style, device):
+    contents, style = contents_and_style
+    long_content = np.tile(contents[1], (1, 3))
+    window = 128  # three windows of the 204 frames
+    backbone = small_cnn(device)
+    targets = style_targets(backbone, torch.from_numpy(style).to(device))
+    options = TransferOptions(method="gatys", iterations=8, tolerance=0, window_frames=window, batch_pairs=8)
+    assert len(time_windows(long_content.shape[1], window, 64)) == 3 and contents[0].shape[1] <= window
+    alone = [style_transfer(c, targets, backbone, options, device, progress=False) for c in (long_content, contents[0])]
+    together = style_transfer_batch([long_content, contents[0]], targets, backbone, options, device, progress=False)
+    assert [len(r.history) for r in together] == [3 * 8, 8]
+    for result, reference in zip(together, alone, strict=True):
+        assert result.unit_mel.shape == reference.unit_mel.shape
+        assert result.final["total"] == pytest.approx(reference.final["total"], rel=0.02)
+        assert [row["total"] for row in result.history[:3]] == pytest.approx(
+            [row["total"] for row in reference.history[:3]], rel=1e-4
+        )
+
+
+@pytest.mark.parametrize("refine_steps", [0, 3])
+def test_batched_knn_computes_the_dictionary_once_and_matches_each_content_as_alone(
+    contents_and_style, device, monkeypatch, refine_steps
+):
+    contents, style = contents_and_style
+    f0s = [np.full(c.shape[1], f0, np.float32) for c, f0 in zip(contents, (180.0, 240.0, 300.0), strict=True)]
+    style_f0 = np.full(style.shape[1], 260.0, np.float32)
+    backbone = small_cnn(device)
+    targets = style_targets(backbone, torch.from_numpy(style).to(device))
+    options = TransferOptions(refine_steps=refine_steps, batch_pairs=4)
+    alone = [matched_transfer(content, style, f0, style_f0, targets, backbone, HIFIGAN, options, device, False)
+             for content, f0 in zip(contents, f0s, strict=True)]  # fmt: skip
+    built, original = [], optimise.style_dictionary
+    monkeypatch.setattr(optimise, "style_dictionary", lambda *args: built.append(1) or original(*args))
+    together = matched_transfer_batch(contents, f0s, style, style_f0, targets, backbone, HIFIGAN, options, device,
+                                      False)  # fmt: skip
+    assert len(built) == 1
+    for result, reference in zip(together, alone, strict=True):
+        # matching is the same computation; a batched refinement rounds its products differently
+        tolerance = 1e-6 if refine_steps == 0 else 1e-3
+        np.testing.assert_allclose(result.unit_mel, reference.unit_mel, rtol=0, atol=tolerance)
+        assert [row["step"] for row in result.history] == [row["step"] for row in reference.history]
+
+
+def batched(config: dict) -> dict:
+    return {**config, "transfer": {**config["transfer"], "batch_pairs": 4}}
+
+
+@pytest.mark.slow
+def test_batched_pipeline_matches_one_job_per_pair_and_keeps_per_pair_rebuilds(built_workdir, tmp_path):
+    workdir = make_workdir(tmp_path / "batched", batched(tiny_config()))
+    snakemake(workdir)
+    results, reference = workdir / "results", built_workdir / "results"
+    for style in ("chirp", "noise"):  # knn: the same matching as one job per pair
+        stem = f"stylised/hifigan/random_cnn/tone/{style}"
+        np.testing.assert_allclose(np.load(results / f"{stem}.npy"), np.load(reference / f"{stem}.npy"), atol=1e-6)
+        history, expected = (pd.read_csv(r / f"{stem}.history.tsv", sep="\t") for r in (results, reference))
+        np.testing.assert_allclose(history[["total", "content", "style"]], expected[["total", "content", "style"]],
+                                   rtol=1e-6)  # fmt: skip
+    metrics = pd.read_csv(results / "metrics.tsv", sep="\t")
+    assert len(metrics) == 2 and (metrics.transfer_job_s >= metrics.transfer_s).all()
+    assert (results / "logs/transfer/hifigan/random_cnn/chirp.log").is_file()  # one transfer job per style
+
+    # a new content: each style's batch reruns, but only the new pairs' files and what follows them are written
+    config = batched(tiny_config())
+    config["clips"].append({"id": "tone2", "path": "audio/tone2.wav", "vad": "energy", "role": "content"})
+    write_wav(workdir / "audio/tone2.wav", harmonic(0.8, 16000, f0=220.0), 16000)
+    write_config(workdir, config)
+    before = output_mtimes(workdir)
+    snakemake(workdir)
+    changed = {path for path, mtime in output_mtimes(workdir).items() if before.get(path) != mtime}
+    per_pair = {p for p in changed if p.startswith(("stylised/", "audio/", "metrics/", "plots/griffinlim"))}
+    assert per_pair and all("/tone2/" in p for p in per_pair), sorted(per_pair)
+    assert {p for p in changed if p.startswith("stylised_batches/")} == {
+        f"stylised_batches/hifigan/random_cnn/{style}/{name}{suffix}"
+        for style in ("chirp", "noise") for name in ("tone", "tone2")
+        for suffix in (".npy", ".history.tsv", ".json")
+    }  # fmt: skip
+
+    # the batch directories are only a staging area: deleting them costs no rebuild
+    shutil.rmtree(results / "stylised_batches")
+    assert "Nothing to be done" in snakemake(workdir, "--dry-run").stdout
