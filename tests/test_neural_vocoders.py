@@ -1,7 +1,6 @@
 """HiFi-GAN and WaveNet vocoders: conventions, checkpoint loading, fast WaveNet generation."""
 
 import dataclasses
-import itertools
 
 import numpy as np
 import pytest
@@ -15,14 +14,7 @@ from workflow_scripts.hifigan import Generator, bundled_config, fold_weight_norm
 from workflow_scripts.metrics import log_mel_error_db
 from workflow_scripts.settings import load_pipeline
 from workflow_scripts.vocoders import HiFiGAN, WaveNetVocoder
-from workflow_scripts.wavenet import (
-    LOG_SCALE_MIN,
-    FastWaveNet,
-    build_wavenet,
-    load_wavenet,
-    plan_chunks,
-    stitch,
-)
+from workflow_scripts.wavenet import LOG_SCALE_MIN, FastWaveNet, build_wavenet, load_wavenet, render
 
 # --- HiFi-GAN ------------------------------------------------------------------------------------------------
 
@@ -149,40 +141,33 @@ def test_bfloat16_fast_path_stays_close_to_float32():
     assert float(error / reference.abs().max()) < 0.05
 
 
-@pytest.mark.parametrize("total, chunk", [(10_000, 2048), (2_000, 2048), (5_121, 1000)])
-def test_chunk_plan_covers_the_signal_with_warmup(total, chunk):
-    warmup, fade = 505, 128
-    chunks, length = plan_chunks(total, chunk, warmup, fade)
-    assert chunks[0].keep == 0 and chunks[-1].end == total
-    for previous, current in itertools.pairwise(chunks):
-        assert current.keep < previous.end  # overlapping: a cross-fade region
-        assert current.keep - current.start >= warmup  # state flushed before output is kept
-    assert all(0 <= c.start and c.start + length <= total and c.end <= c.start + length for c in chunks)
-
-
-def max_step(audio: torch.Tensor) -> float:
-    return float(audio.diff().abs().max())
-
-
-def test_stitched_seams_add_no_discontinuity():
-    # every chunk continues the same tone with its own phase, as independently sampled chunks do
-    total, sr = 8000, 22050
-    chunks, length = plan_chunks(total, 2000, warmup=505, fade=128)
-    t = torch.arange(length, dtype=torch.float64)
-    rows = torch.stack(
-        [0.5 * torch.sin(2 * torch.pi * 220 * (t + c.start) / sr + 1.7 * i) for i, c in enumerate(chunks)]
+def test_wavenet_audio_does_not_depend_on_how_many_chunks_run_at_once(monkeypatch):
+    model = small_wavenet()
+    model.make_generation_fast_()
+    fast = FastWaveNet(model.eval())
+    features = torch.rand(80, 20)
+    rows_at_once = []
+    generate = fast.generate
+    monkeypatch.setattr(
+        fast, "generate", lambda rows, *a, **k: rows_at_once.append(len(rows)) or generate(rows, *a, **k)
     )
-    audio = stitch(rows, chunks, total)
-    surrounding = max_step(rows[0])
-    # an equal-power fade of two in-phase-ish tones can reach sqrt(2) times either's slope, never a jump
-    assert max_step(audio) <= np.sqrt(2) * surrounding
-    # without the cross-fade the seams jump far above the signal's own sample-to-sample steps
-    cut = torch.cat([row[c.keep - c.start + (128 if i else 0) : c.end - c.start] for i, (row, c) in
-                     enumerate(zip(rows, chunks, strict=True))])  # fmt: skip
-    assert max_step(cut) > 3 * surrounding
-    # equal-power fade keeps the level of uncorrelated chunks
-    rms = audio.square().mean().sqrt()
-    assert float(rms) == pytest.approx(0.5 / np.sqrt(2), rel=0.05)
+    together = render(fast, features, chunk=256, fade=32, seed=3, batch=1000)
+    assert together.shape == (20 * WAVENET.hop_length,) and rows_at_once == [20]
+    for batch in (3, 1):
+        rows_at_once.clear()
+        grouped = render(fast, features, chunk=256, fade=32, seed=3, batch=batch)
+        assert max(rows_at_once) == batch and sum(rows_at_once) == 20
+        # the same audio up to the rounding of products of another batch size (measured 4e-7)
+        torch.testing.assert_close(grouped, together, rtol=0, atol=1e-4)
+    assert not torch.allclose(render(fast, features, chunk=256, fade=32, seed=4, batch=3), together, atol=0.1)
+
+
+@pytest.mark.parametrize("start, stop", [(0, 5120), (300, 2000), (256, 512), (4000, 5120), (1, 2)])
+def test_conditioning_of_a_span_is_that_span_of_the_whole(start, stop):
+    fast = FastWaveNet(small_wavenet().eval())
+    features = torch.rand(80, 20)
+    whole = fast.upsample(features[None])[0]
+    torch.testing.assert_close(fast.upsample_span(features, start, stop), whole[:, start:stop])
 
 
 def save_small_checkpoint(path, layout: str, seed: int = 0, **overrides):
