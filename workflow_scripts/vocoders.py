@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from workflow_scripts.chunking import place_chunk, plan_chunks
 from workflow_scripts.conventions import CONVENTIONS, MelConvention, get_convention
 from workflow_scripts.errors import ConfigError
 from workflow_scripts.hifigan import BUNDLED_CHECKPOINTS, load_generator
@@ -177,23 +178,41 @@ class HiFiGAN(Vocoder):
         """Attributes:
         checkpoint: ``universal`` (trained on many speakers), ``lj`` (LJSpeech, one speaker) or the path of a
             jik876 V1 generator checkpoint (a dict with ``generator``).
+        chunk_frames: mel frames each generator call keeps. Each call also renders the generator's receptive
+            field (13 frames for V1) on both sides, so memory is bounded by the chunk, not the clip.
+        fade_frames: frames over which neighbouring chunks are cross-faded.
         """
 
         checkpoint: str = "universal"
+        chunk_frames: int = 1024
+        fade_frames: int = 1
 
     def __init__(self, options: Options, device: torch.device | str = "cpu") -> None:
         super().__init__(options, device)
         self.generator = load_generator(options.checkpoint, self.device)
+        self.context_frames = self.generator.context_frames()
 
     def __call__(self, features: np.ndarray, progress: bool = True) -> np.ndarray:
+        """Render chunk by chunk: with the receptive field as context, every chunk's kept samples are those of
+        the whole clip's rendering (to rounding), and an equal-gain cross-fade joins the two renderings."""
+        mel = torch.as_tensor(features, dtype=torch.float32)
+        hop = self.convention.hop_length
+        chunks, length = plan_chunks(
+            mel.shape[1], self.options.chunk_frames, self.options.fade_frames, self.context_frames, self.context_frames
+        )
+        audio = torch.zeros(mel.shape[1] * hop)
         with torch.inference_mode():
-            mel = torch.as_tensor(features, dtype=torch.float32, device=self.device).unsqueeze(0)
-            return self.generator(mel).flatten().cpu().numpy().astype(np.float32)
+            for chunk in tqdm(chunks, desc="hifigan", unit="chunk", disable=not progress, leave=False):
+                window = mel[None, :, chunk.start : chunk.start + length].to(self.device)
+                place_chunk(audio, self.generator(window).flatten().cpu(), chunk.scaled(hop), equal_power=False)
+        return audio.numpy()
 
     @classmethod
     def check_options(cls, options: Options, where: str) -> None:
         super().check_options(options, where)
         _check_file(options.checkpoint, BUNDLED_CHECKPOINTS, f"{where}.checkpoint", "a jik876 generator file")
+        if options.chunk_frames < 1 or options.fade_frames < 0:
+            raise ConfigError(f"config: {where}: chunk_frames must be >= 1 and fade_frames >= 0")
 
 
 class WaveNetVocoder(Vocoder):
