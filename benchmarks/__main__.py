@@ -21,6 +21,7 @@ SECTIONS = {
     "evaluation": evaluation.run,
     "long_clips": long_clips.run,
     "quality": quality.run,
+    "quality_levers": quality.run_levers,
 }
 
 
