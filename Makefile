@@ -1,7 +1,7 @@
 # make demo   - create the environment and run the pipeline on the built-in demo (config.yaml)
 # make test   - create the environment if needed, lint, run the test suite
 # make report - run the pipeline and render results/report.html (metrics, plots, playable outputs)
-# make bench  - benchmarks (see README, Performance)
+# make bench  - benchmarks (see README, Performance); `make bench quality dag` runs only those sections
 # make test-slurm - the pipeline through profiles/slurm on a one-node SLURM cluster on localhost (root)
 
 PYTHON ?= python3
@@ -11,14 +11,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv demo report test test-slurm lint format bench clean
+.PHONY: venv demo report test test-slurm lint format bench clean $(BENCH_SECTIONS)
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
@@ -45,8 +46,14 @@ test: lint
 test-slurm: $(STAMP)
 	$(BIN)/python -m pytest tests/slurm $(PYTEST_ARGS)
 
+BENCH_SECTIONS := transfer griffinlim dag vocoders backbones evaluation long_clips quality quality_levers
+
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(filter $(BENCH_SECTIONS),$(MAKECMDGOALS))
+
+# Section names are arguments of `make bench`, not targets of their own.
+$(BENCH_SECTIONS):
+	@:
 
 clean:
 	rm -rf results/* .snakemake

@@ -10,7 +10,7 @@ import sys
 
 import torch
 
-from benchmarks import backbones, dag, evaluation, griffinlim, long_clips, transfer, vocoders
+from benchmarks import backbones, dag, evaluation, griffinlim, long_clips, quality, transfer, vocoders
 
 SECTIONS = {
     "transfer": transfer.run,
@@ -20,6 +20,8 @@ SECTIONS = {
     "backbones": backbones.run,
     "evaluation": evaluation.run,
     "long_clips": long_clips.run,
+    "quality": quality.run,
+    "quality_levers": quality.run_levers,
 }
 # Parts of a section, run only when named: long_clips runs both
 PARTS = {"long_transfer": long_clips.run_transfer, "long_vocoders": long_clips.run_vocoders}

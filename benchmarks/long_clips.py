@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import clip, print_table, rss_mb, run_isolated, source_of
-from benchmarks.transfer import DefaultEngine
+from benchmarks.transfer import GatysEngine
 from workflow_scripts.conventions import HIFIGAN
 from workflow_scripts.optimise import style_transfer
 from workflow_scripts.vocoders import GriffinLim, HiFiGAN, Vocoder
@@ -30,7 +30,7 @@ VOCODER_SECONDS = (10.0, 3600.0)
 
 
 def transfer_case(content_seconds: float) -> dict[str, Any]:
-    engine = DefaultEngine()
+    engine = GatysEngine()
     rate = engine.convention.sample_rate
     content = engine.unit_mel(clip("content1", rate, content_seconds))
     style = engine.unit_mel(clip("style2", rate, STYLE_SECONDS))

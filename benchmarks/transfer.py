@@ -13,6 +13,7 @@ timed optimisation.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks import ulyanov_reference
-from benchmarks.common import clip, print_table, source_of
+from benchmarks.common import clip, print_table, source_of, timed
 from workflow_scripts.backbones import RandomCNN, backbone_from_params
 from workflow_scripts.conventions import EVALUATION, get_convention
 from workflow_scripts.losses import GramTarget
@@ -34,11 +35,12 @@ from workflow_scripts.metrics import (
     texture_distance,
     texture_statistics,
 )
-from workflow_scripts.optimise import Objective, style_transfer
+from workflow_scripts.optimise import Objective, matched_transfer, style_transfer
+from workflow_scripts.pitch import f0_track
 from workflow_scripts.plots import spectrogram_panels
 from workflow_scripts.settings import load_pipeline
 from workflow_scripts.style_statistics import style_targets
-from workflow_scripts.vocoders import vocoder_from_params
+from workflow_scripts.vocoders import HiFiGAN, vocoder_from_params
 
 CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
 FIGURE = Path("bench_out/transfer.png")
@@ -46,13 +48,15 @@ SECONDS = 10.0
 COMMON_SEED = 2016  # the common space's network; the engines use their own seeds (0 by default)
 
 
-class DefaultEngine:
-    """``random_cnn`` transfer with config.yaml's options, rendered by its Griffin-Lim vocoder."""
+class GatysEngine:
+    """``random_cnn`` Gatys optimisation (``method: gatys``, the default before feature matching) with config.yaml's
+    backbone and optimiser options, rendered by its Griffin-Lim vocoder."""
 
     def __init__(self) -> None:
         pipeline = load_pipeline(yaml.safe_load(CONFIG.read_text()))
         self.params = pipeline.backbones["random_cnn"].params()
-        self.options = pipeline.transfer
+        self.transfer = pipeline.transfer
+        self.options = dataclasses.replace(pipeline.transfer, method="gatys")
         vocoder = pipeline.vocoders["griffinlim"]
         self.convention = get_convention(vocoder.options.convention)
         self.vocoder = vocoder_from_params(vocoder.params())
@@ -109,7 +113,7 @@ class CommonSpace:
         }
 
 
-def run_default_engine(engine: DefaultEngine, content: np.ndarray, style: np.ndarray) -> tuple[Any, list]:
+def run_default_engine(engine: GatysEngine, content: np.ndarray, style: np.ndarray) -> tuple[Any, list]:
     snapshots: list[tuple[dict[str, float], torch.Tensor]] = []
     result = style_transfer(
         engine.unit_mel(content).numpy(),
@@ -122,7 +126,7 @@ def run_default_engine(engine: DefaultEngine, content: np.ndarray, style: np.nda
     return result, snapshots
 
 
-def time_to_reach(target: float, snapshots: list, engine: DefaultEngine, common: CommonSpace) -> float | None:
+def time_to_reach(target: float, snapshots: list, engine: GatysEngine, common: CommonSpace) -> float | None:
     """Optimisation seconds until the rendered snapshot's common style loss is at most ``target``."""
     for row, mel in snapshots:
         if common.style_loss(engine.render(mel)) <= target:
@@ -134,7 +138,7 @@ def speed_section(seconds: float = SECONDS) -> None:
     rate = ulyanov_reference.FRAMING.sample_rate
     content, style = clip("content2", rate, seconds), clip("style2", rate, seconds)
     common = CommonSpace(content, style, rate)
-    engine = DefaultEngine()
+    engine = GatysEngine()
 
     reference = ulyanov_reference.transfer(content, style)
     reference_audio = ulyanov_reference.render(reference.log_spectrogram)
@@ -151,13 +155,13 @@ def speed_section(seconds: float = SECONDS) -> None:
          **scores["content (unchanged)"], "s to reference's common style loss": "", "speed-up": ""},
         {"engine": "reference (published recipe)", "optimisation s": reference.seconds, "steps": reference.iterations,
          **reference_scores, "s to reference's common style loss": reference.seconds, "speed-up": 1.0},
-        {"engine": "project default (config.yaml)", "optimisation s": project.seconds, "steps": len(project.history),
+        {"engine": "project gatys (config.yaml)", "optimisation s": project.seconds, "steps": len(project.history),
          **project_scores, "s to reference's common style loss": reach if reach is not None else "not reached",
          "speed-up": reference.seconds / reach if reach is not None else "-"},
     ]  # fmt: skip
     print_table(
         f"Style transfer, random CNN: published recipe (1025 linear bins, 4096 filters, explicit Gram, "
-        f"{ulyanov_reference.ITERATIONS} L-BFGS-B iterations) vs project default ({engine.description}; "
+        f"{ulyanov_reference.ITERATIONS} L-BFGS-B iterations) vs project gatys ({engine.description}; "
         f"up to {engine.options.iterations} L-BFGS steps); {seconds:g} s content2 ({source_of('content2')}) "
         f"in the style of {seconds:g} s style2, {torch.get_num_threads()} threads. Measured on each engine's "
         "Griffin-Lim audio (benchmarks/transfer.py: lower losses and texture distance, higher content preservation "
@@ -168,7 +172,7 @@ def speed_section(seconds: float = SECONDS) -> None:
         ("content", common.content_db),
         ("style", evaluation_db(style, rate)),
         (f"reference, {reference.seconds:.0f} s", evaluation_db(reference_audio, rate)),
-        (f"project default, {project.seconds:.1f} s", evaluation_db(project_audio, rate)),
+        (f"project gatys, {project.seconds:.1f} s", evaluation_db(project_audio, rate)),
     ]
     FIGURE.parent.mkdir(parents=True, exist_ok=True)
     spectrogram_panels(FIGURE, panels, evaluation_frame_rate(), "Style transfer: published recipe vs project")
@@ -203,7 +207,7 @@ def throughput(evaluate: Any, repeat: int = 3) -> tuple[float, float]:
 def efficiency_section(seconds: float = SECONDS) -> None:
     rate = ulyanov_reference.FRAMING.sample_rate
     content, style = clip("content2", rate, seconds), clip("style2", rate, seconds)
-    engine = DefaultEngine()
+    engine = GatysEngine()
     backbone = engine.backbone()
     content_mel, style_mel = engine.unit_mel(content), engine.unit_mel(style)
     objective = Objective(backbone, content_mel, style_targets(backbone, style_mel))
@@ -223,7 +227,7 @@ def efficiency_section(seconds: float = SECONDS) -> None:
 
     peak = matmul_peak_gflops(torch.float32)
     rows = []
-    for name, evaluate in [("reference", reference_evaluation), ("project default", project_evaluation)]:
+    for name, evaluate in [("reference", reference_evaluation), ("project gatys", project_evaluation)]:
         gflop, elapsed = throughput(evaluate)
         rows.append({"engine": name, "GFLOP / evaluation": gflop, "s / evaluation": elapsed,
                      "GFLOP/s": gflop / elapsed, "% of fp32 matmul peak": 100 * gflop / elapsed / peak})  # fmt: skip
@@ -239,6 +243,43 @@ def efficiency_section(seconds: float = SECONDS) -> None:
     )
 
 
+def per_output_section(seconds: float = SECONDS) -> None:
+    """Wall time of one output's transfer in the pipeline: the knn default (both clips' F0, as the pitch rule
+    computes it, plus the matching) against gatys (the previous default), and HiFi-GAN rendering beside them."""
+    engine = GatysEngine()
+    rate = engine.convention.sample_rate
+    content, style = clip("content2", rate, seconds), clip("style2", rate, seconds)
+    content_mel, style_mel = engine.unit_mel(content), engine.unit_mel(style)
+    backbone = engine.backbone()
+    targets = style_targets(backbone, style_mel)
+    times = {}
+    start = time.perf_counter()
+    f0 = [f0_track(audio, rate, engine.convention.frame_times(mel.shape[1]))[0]
+          for audio, mel in ((content, content_mel), (style, style_mel))]  # fmt: skip
+    times["pitch"] = time.perf_counter() - start
+    knn = matched_transfer(content_mel.numpy(), style_mel.numpy(), *f0, targets, backbone, engine.convention,
+                           engine.transfer, progress=False)  # fmt: skip
+    gatys = style_transfer(content_mel.numpy(), targets, backbone, engine.options, progress=False)
+    hifigan = HiFiGAN(HiFiGAN.Options())
+    render_s, _ = timed(lambda: hifigan(engine.convention.from_unit(torch.from_numpy(knn.unit_mel)).numpy(), False))
+    knn_s = times["pitch"] + knn.seconds
+    rows = [
+        {"per output": f"gatys, {len(gatys.history)} L-BFGS steps (previous default)", "transfer s": gatys.seconds,
+         "+ HiFi-GAN s": gatys.seconds + render_s, "x previous": 1.0},
+        {"per output": "knn: F0 of both clips (rule pitch)", "transfer s": times["pitch"], "+ HiFi-GAN s": "",
+         "x previous": ""},
+        {"per output": "knn: matching (default)", "transfer s": knn.seconds, "+ HiFi-GAN s": "", "x previous": ""},
+        {"per output": "knn default, total", "transfer s": knn_s, "+ HiFi-GAN s": knn_s + render_s,
+         "x previous": (knn_s + render_s) / (gatys.seconds + render_s)},
+    ]  # fmt: skip
+    print_table(
+        f"Time per output, {seconds:g} s content2 ({source_of('content2')}) in the style of {seconds:g} s style2, "
+        f"random_cnn, {torch.get_num_threads()} threads (pitch is per clip in the pipeline, counted here in full)",
+        rows,
+    )
+
+
 def run() -> None:
+    per_output_section()
     efficiency_section()
     speed_section()

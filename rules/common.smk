@@ -1,12 +1,13 @@
 # Configuration, sample table, wildcard constraints and input functions shared by every stage.
+# Everything imported here is light (no torch, torchvision or librosa): those load only inside jobs.
 
 import re
 import sys
 
 from snakemake.utils import min_version, validate
 
-from workflow_scripts.conventions import EVALUATION, get_convention
 from workflow_scripts.errors import ConfigError
+from workflow_scripts.options import CONVENTION_SAMPLE_RATES, EVALUATION_CONVENTION
 from workflow_scripts.runtime import clear_failure_records, write_failures_table
 from workflow_scripts.settings import load_pipeline
 
@@ -28,28 +29,43 @@ PATTERNS = {
     "trimmed": f"{RESULTS}/trimmed/{{clip}}.wav",
     "resampled": f"{RESULTS}/resampled/{{rate}}hz/{{clip}}.wav",
     "mel": f"{RESULTS}/mel/{{convention}}/{{clip}}.npy",
+    "pitch": f"{RESULTS}/pitch/{{convention}}/{{clip}}.npy",
     "style_stats": f"{RESULTS}/style_stats/{{convention}}/{{backbone}}/{{style}}.pt",
     "stylised": f"{RESULTS}/stylised/{{convention}}/{{backbone}}/{{content}}/{{style}}",
     "audio": f"{RESULTS}/audio/{{vocoder}}/{{backbone}}/{{content}}/{{style}}",
     "row": f"{RESULTS}/metrics/{{vocoder}}/{{backbone}}/{{content}}/{{style}}.tsv",
     "metrics": f"{RESULTS}/metrics.tsv",
     "failures": f"{RESULTS}/failures.tsv",
-    "transfer_benchmark": f"{RESULTS}/benchmarks/transfer/{{convention}}/{{backbone}}/{{content}}/{{style}}.tsv",
-    "vocode_benchmark": f"{RESULTS}/benchmarks/vocode/{{vocoder}}/{{backbone}}/{{content}}/{{style}}.tsv",
     "output_plot": f"{RESULTS}/plots/{{vocoder}}/{{backbone}}/{{content}}/{{style}}.png",
     "summary_plot": f"{RESULTS}/plots/summary.png",
     "report": f"{RESULTS}/report.html",
 }
 
 
+# The knn transfer also reads the style's mel and both clips' F0 (rule pitch); gatys needs neither.
+MATCHING_INPUTS = (
+    {
+        "style": PATTERNS["mel"].replace("{clip}", "{style}"),
+        "content_f0": PATTERNS["pitch"].replace("{clip}", "{content}"),
+        "style_f0": PATTERNS["pitch"].replace("{clip}", "{style}"),
+    }
+    if PIPELINE.transfer.method == "knn"
+    else {}
+)
+
+CLIP_ID = "[^/]+"
+
+
 def _alternatives(names):
     return "|".join(re.escape(name) for name in names)
 
 
+# Clip ids never contain "/" (schema, discovery); an alternation of every id would make each of Snakemake's path
+# matches scan thousands of names in a large corpus.
 wildcard_constraints:
-    clip=_alternatives(PIPELINE.clips),
-    content=_alternatives(PIPELINE.clips),
-    style=_alternatives(PIPELINE.clips),
+    clip=CLIP_ID,
+    content=CLIP_ID,
+    style=CLIP_ID,
     backbone=_alternatives(PIPELINE.backbones),
     vocoder=_alternatives(PIPELINE.vocoders),
     convention=_alternatives(PIPELINE.conventions),
@@ -63,7 +79,7 @@ def clip_source(wildcards):
 
 
 def resampled_for(convention_name, clip):
-    rate = get_convention(convention_name).sample_rate
+    rate = CONVENTION_SAMPLE_RATES[convention_name]
     return PATTERNS["resampled"].format(rate=rate, clip=clip)
 
 
@@ -85,7 +101,8 @@ def stylised_mel(wildcards):
 def evaluation_inputs(wildcards):
     """What `evaluate` reads of one output besides its audio, all in the vocoder's convention.
 
-    One function for all of them: Snakemake inspects every input function once per job, which adds up over
+    One function for all of them, and no file the job could derive from another (it computes the content and
+    style mels from their audio): Snakemake's per-job cost grows with input functions and files, over
     thousands of outputs.
     """
     convention = vocoder_convention(wildcards)
@@ -93,18 +110,17 @@ def evaluation_inputs(wildcards):
     return {
         "stylised": stylised + ".npy",
         "transfer_summary": stylised + ".json",
-        "transfer_benchmark": PATTERNS["transfer_benchmark"].format(
-            convention=convention, **wildcards
-        ),
         "content": resampled_for(convention, wildcards.content),
         "style": resampled_for(convention, wildcards.style),
-        "content_mel": PATTERNS["mel"].format(
-            convention=convention, clip=wildcards.content
-        ),
-        "style_mel": PATTERNS["mel"].format(
-            convention=convention, clip=wildcards.style
+        "content_f0": PATTERNS["pitch"].format(
+            convention=EVALUATION_CONVENTION, clip=wildcards.content
         ),
     }
+
+
+def clip_kinds(wildcards):
+    """Which metrics apply: the content's and the style's kind (speech or music)."""
+    return {role: PIPELINE.clip_kind(wildcards[role]) for role in ("content", "style")}
 
 
 def per_output_keys():

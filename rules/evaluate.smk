@@ -5,7 +5,6 @@ rule evaluate:
         unpack(evaluation_inputs),
         wav=PATTERNS["audio"] + ".wav",
         vocode_summary=PATTERNS["audio"] + ".json",
-        vocode_benchmark=PATTERNS["vocode_benchmark"],
     output:
         tsv=PATTERNS["row"],
         png=report(
@@ -19,7 +18,7 @@ rule evaluate:
     conda:
         CONDA_ENV
     params:
-        convention=vocoder_convention,
+        kinds=clip_kinds,
     script:
         "../workflow_scripts/steps/evaluate.py"
 

@@ -23,7 +23,9 @@ rule report:
         summary=PATTERNS["summary_plot"],
         plots=per_output(PATTERNS["output_plot"]),
         audio=per_output(PATTERNS["audio"] + ".wav"),
-        clips=[resampled_for(EVALUATION.name, clip) for clip in PIPELINE.pair_clips],
+        clips=[
+            resampled_for(EVALUATION_CONVENTION, clip) for clip in PIPELINE.pair_clips
+        ],
     output:
         html=PATTERNS["report"],
     log:

@@ -1,6 +1,8 @@
 rule transfer:
-    """Gatys optimisation of one (content, style) pair with one backbone, in one mel convention."""
+    """Style transfer of one (content, style) pair with one backbone, in one mel convention: feature matching
+    (knn) or Gatys optimisation (gatys)."""
     input:
+        **MATCHING_INPUTS,
         content=PATTERNS["mel"].replace("{clip}", "{content}"),
         style_stats=PATTERNS["style_stats"],
     output:
@@ -9,8 +11,6 @@ rule transfer:
         summary=PATTERNS["stylised"] + ".json",
     log:
         f"{LOGS}/transfer/{{convention}}/{{backbone}}/{{content}}/{{style}}.log",
-    benchmark:
-        PATTERNS["transfer_benchmark"]
     conda:
         CONDA_ENV
     threads: config["threads"]

@@ -7,8 +7,6 @@ rule vocode:
         summary=PATTERNS["audio"] + ".json",
     log:
         f"{LOGS}/vocode/{{vocoder}}/{{backbone}}/{{content}}/{{style}}.log",
-    benchmark:
-        PATTERNS["vocode_benchmark"]
     conda:
         CONDA_ENV
     threads: config["threads"]

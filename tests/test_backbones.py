@@ -9,10 +9,11 @@ import torchvision
 from conftest import chirp, harmonic, silence
 from torchvision.models.feature_extraction import create_feature_extractor
 
-from workflow_scripts.backbones import VGG19, ResNet50, ViTB16, imagenet_cache_path, mel_to_image
+from workflow_scripts.backbones import VGG19, ResNet50, ViTB16, mel_to_image
 from workflow_scripts.conventions import HIFIGAN
 from workflow_scripts.errors import ConfigError, InputError
-from workflow_scripts.optimise import Objective, TransferOptions, style_transfer
+from workflow_scripts.optimise import Objective, style_transfer
+from workflow_scripts.options import TransferOptions, imagenet_cache_path
 from workflow_scripts.style_statistics import style_targets
 
 N_MELS = 80
@@ -31,7 +32,7 @@ def expected_shape(kind: type, layer: str, frames: int) -> tuple[int, int]:
         width = max(frames, 16)
         return (64, 128, 256, 512, 512)[block], halve(N_MELS, block, False) * halve(width, block, False)
     if kind is ResNet50:
-        index = ResNet50.layers.index(layer)
+        index = ResNet50.Options.layers.index(layer)
         width = max(frames, 32)
         channels = (64, 256, 512, 1024, 2048)[index]
         return channels, halve(N_MELS, 2 + max(index - 1, 0), True) * halve(width, 2 + max(index - 1, 0), True)
@@ -39,7 +40,7 @@ def expected_shape(kind: type, layer: str, frames: int) -> tuple[int, int]:
 
 
 def all_layers(kind: type) -> dict[str, float]:
-    return dict.fromkeys(kind.layers, 1.0)
+    return dict.fromkeys(kind.Options.layers, 1.0)
 
 
 @pytest.fixture(scope="module", params=[VGG19, ResNet50, ViTB16], ids=["vgg19", "resnet50", "vit_b_16"])
@@ -51,7 +52,7 @@ def every_layer(request):
 @pytest.mark.parametrize("frames", [5, 37, 100, 129])
 def test_feature_shapes_follow_the_time_axis(every_layer, frames):
     maps = every_layer(torch.rand(1, N_MELS, frames))
-    assert set(maps) == set(type(every_layer).layers)
+    assert set(maps) == set(every_layer.layers)
     for layer, features in maps.items():
         assert tuple(features.shape) == expected_shape(type(every_layer), layer, frames), layer
         assert torch.isfinite(features).all()
@@ -101,7 +102,7 @@ def test_state_dict_with_torchvision_keys_gives_the_in_memory_models_features(ki
     torch.manual_seed(7)
     network = CONSTRUCTORS[kind](weights=None).eval()
     torch.save(network.state_dict(), tmp_path / "weights.pth")
-    layers = {kind.layers[0]: 1.0, kind.layers[2]: 1.0}
+    layers = {kind.Options.layers[0]: 1.0, kind.Options.layers[2]: 1.0}
     options = kind.Options(content_layers=layers, style_layers=layers, weights=str(tmp_path / "weights.pth"))
     backbone = kind(options, 224)
     # a 224 x 224 input is the network's native size, so the ViT's positional embeddings are used as they are
@@ -129,21 +130,21 @@ def test_vgg_accepts_a_features_only_state_dict_and_others_name_the_missing_key(
 def test_imagenet_without_a_cached_file_is_a_config_error(kind, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     with pytest.raises(ConfigError) as error:
-        kind.check_options(kind.Options(weights="imagenet"), "backbones.net")
+        kind.Options(weights="imagenet").check("backbones.net")
     message = str(error.value)
     assert "\n" not in message
-    assert f"backbones.net.weights: imagenet needs {imagenet_cache_path(kind.imagenet).name}" in message
+    assert f"backbones.net.weights: imagenet needs {imagenet_cache_path(kind.Options.imagenet_url).name}" in message
     assert str(tmp_path / "torch" / "hub" / "checkpoints") in message
-    assert kind.imagenet.url in message and "state_dict file or to random" in message
+    assert kind.Options.imagenet_url in message and "state_dict file or to random" in message
 
 
 def test_imagenet_loads_from_the_torch_hub_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     source = ResNet50(ResNet50.Options(seed=11), N_MELS)
-    cached = imagenet_cache_path(ResNet50.imagenet)
+    cached = imagenet_cache_path(ResNet50.Options.imagenet_url)
     cached.parent.mkdir(parents=True)
     torch.save(source.state_dict(), cached)
-    ResNet50.check_options(ResNet50.Options(weights="imagenet"), "backbones.resnet50")  # no error now
+    ResNet50.Options(weights="imagenet").check("backbones.resnet50")  # no error now
     loaded = ResNet50(ResNet50.Options(weights="imagenet"), N_MELS)
     x = torch.rand(1, N_MELS, 64)
     torch.testing.assert_close(loaded(x)["layer3"], source(x)["layer3"], rtol=0, atol=0)
@@ -159,7 +160,7 @@ def test_imagenet_loads_from_the_torch_hub_cache(tmp_path, monkeypatch):
 )
 def test_layer_selection_is_checked(options, message):
     with pytest.raises(ConfigError, match=message):
-        VGG19.check_options(VGG19.Options(**options), "backbones.vgg19")
+        VGG19.Options(**options).check("backbones.vgg19")
 
 
 def unit_mel(audio: np.ndarray) -> np.ndarray:

@@ -1,9 +1,12 @@
 """Evaluation metrics: known answers on identical signals, silence against noise and time-shifted copies."""
 
+import json
+import subprocess
+import sys
+
 import numpy as np
-import pandas as pd
 import pytest
-from conftest import harmonic, noise_bursts, silence
+from conftest import REPO, harmonic, noise_bursts, silence
 
 from workflow_scripts.conventions import EVALUATION, HIFIGAN, WAVENET
 from workflow_scripts.metrics import (
@@ -14,7 +17,6 @@ from workflow_scripts.metrics import (
     evaluation_db,
     evaluation_frame_rate,
     pearson,
-    read_benchmark,
     reconstruction_consistency,
     spectral_convergence_db,
     style_match,
@@ -92,11 +94,15 @@ def test_audio_checks_count_clipping_and_nan():
                                    "clipped_samples": 2, "nonfinite_samples": 2}  # fmt: skip
 
 
-def test_read_benchmark(tmp_path):
-    path = tmp_path / "bench.tsv"
-    pd.DataFrame([{"s": 1.5, "h:m:s": "0:00:01", "max_rss": 812.25, "max_vms": 900.0, "cpu_time": 1.2}]).to_csv(
-        path, sep="\t", index=False
+def test_job_usage_counts_from_process_start_and_peak_memory():
+    """The *_job_s and *_max_rss_mb columns: a job that slept 0.5 s before its imports and held 300 MB then freed it."""
+    code = (
+        "import time; time.sleep(0.5)\n"
+        "import json, numpy as np\n"
+        "block = np.ones(300 * 2**20, dtype=np.uint8); del block\n"
+        "from workflow_scripts.runtime import job_usage\n"
+        "print(json.dumps(job_usage()))\n"
     )
-    assert read_benchmark(path) == {"s": 1.5, "max_rss_mb": 812.25}
-    pd.DataFrame([{"s": 0.2, "h:m:s": "0:00:00", "max_rss": "NA"}]).to_csv(path, sep="\t", index=False)
-    assert np.isnan(read_benchmark(path)["max_rss_mb"])
+    usage = json.loads(subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, check=True).stdout)
+    assert 0.5 <= usage["job_s"] < 30
+    assert 300 <= usage["max_rss_mb"] < 1000

@@ -292,12 +292,29 @@ def test_missing_wavenet_checkpoint_fails_at_config_time(tmp_path):
         load_pipeline(config)
 
 
+@pytest.mark.parametrize(
+    ("vocoder", "options", "message"),
+    [
+        ("hifigan", {"chunk_frames": 0}, r"vocoders\.hifigan: chunk_frames must be >= 1 and fade_frames >= 0"),
+        ("griffinlim", {"fade_frames": -1}, r"vocoders\.griffinlim: chunk_frames must be >= 1 and fade_frames >= 0"),
+    ],
+)
+def test_chunk_options_are_checked_at_config_time(vocoder, options, message):
+    config = {
+        "clips": [{"id": "a", "synth": "plucked_melody"}, {"id": "b", "synth": "bowed_tone"}],
+        "backbones": {"random_cnn": {}},
+        "vocoders": {vocoder: options},
+    }
+    with pytest.raises(ConfigError, match=message):
+        load_pipeline(config)
+
+
 def test_random_weight_wavenet_vocoder_renders_frames_times_hop_at_22050(tmp_path):
     # full-width layers as in the checkpoint, but only two of them to keep the test fast
     torch.manual_seed(1)
     torch.save({"state_dict": build_wavenet(layers=2, stacks=1).state_dict()}, tmp_path / "w.pth")
     options = WaveNetVocoder.Options(checkpoint=str(tmp_path / "w.pth"), layers=2, stacks=1, chunk=512)
-    WaveNetVocoder.check_options(options, "vocoders.wavenet")
+    options.check("vocoders.wavenet")
     vocoder = WaveNetVocoder(options)
     features = WAVENET.features(harmonic(0.1, 22050))
     audio = vocoder(features, progress=False)

@@ -83,6 +83,12 @@ def test_sample_sheet_rejects_bad_rows(corpus):
         load_pipeline(tiny_config(clips=[], sample_sheet="sheet.tsv"))
 
 
+def test_sample_sheet_ids_have_no_slash(corpus):
+    (corpus / "sheet.tsv").write_text("path\tid\naudio/tone.wav\tvoices/tone\n")
+    with pytest.raises(ConfigError, match=r"sheet.tsv:2: id must not contain '/', not 'voices/tone'"):
+        load_pipeline(tiny_config(clips=[], sample_sheet="sheet.tsv"))
+
+
 def test_corpus_dir_discovers_audio_with_safe_ids(corpus):
     write_wav(corpus / "audio/sub dir/voix élevée.flac", harmonic(0.3, 16000), 16000, subtype="PCM_16")
     (corpus / "audio/readme.txt").write_text("not audio")

@@ -6,20 +6,14 @@ Audio arrays are float32. Multichannel audio is ``(channels, samples)``; mono au
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import librosa
 import numpy as np
 import soundfile as sf
 
+from workflow_scripts.artifacts import atomic_path
 from workflow_scripts.errors import InputError
-
-# The process umask (read once: os.umask can only be queried by setting it).
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 # Peaks below this are treated as digital silence (about -90 dBFS).
 SILENCE_PEAK = 3e-5
@@ -76,29 +70,6 @@ def normalise(audio: np.ndarray, mode: str, target_db: float, source: str = "aud
     else:
         raise ValueError(f"unknown normalisation mode {mode!r}; use peak, rms or none")
     return (audio * gain).astype(np.float32)
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
-
-    A killed or failed writer never leaves a partial file where a later run would trust it; temporary files a
-    killed writer left for the same target are removed.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.stem}.*{path.suffix}"):
-        stale.unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        # mkstemp creates 0600 files; artifacts get the permissions a plain open() would give (umask applies)
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def save_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> None:

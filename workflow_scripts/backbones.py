@@ -3,7 +3,8 @@
 Every backbone maps a unit-scale mel (see :mod:`workflow_scripts.conventions`), shaped ``(1, n_mels, frames)``,
 to named feature maps shaped ``(channels, positions)``. Content loss compares the maps named in
 ``content_layers``; style (Gram) loss compares those in ``style_layers``. Adding a backbone means writing one
-subclass with its options dataclass and registering it in :data:`BACKBONES`. The torchvision image backbones
+subclass with its options dataclass (in :mod:`workflow_scripts.options`, which the configuration check imports
+without torch) and registering both. The torchvision image backbones
 (VGG-19, ResNet-50, ViT-B/16) derive from :class:`ImageBackbone` and share one input adaptation,
 :func:`mel_to_image`.
 """
@@ -12,35 +13,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
-from urllib.parse import urlparse
 
 import torch
-import torchvision
 from torch import nn
-from torchvision.models import WeightsEnum
 
 from workflow_scripts.conventions import unit_to_amplitude
-from workflow_scripts.errors import ConfigError, InputError
-
-
-@dataclass(frozen=True)
-class BackboneOptions:
-    """Options every backbone accepts.
-
-    Attributes:
-        content_weight: weight of the content loss in the objective.
-        style_weight: weight of the style (Gram) loss in the objective.
-        weights: ``random`` (seeded initialisation) or a path to a ``state_dict`` file.
-        seed: seed of the random initialisation.
-    """
-
-    content_weight: float = 1.0
-    style_weight: float = 1.0
-    weights: str = "random"
-    seed: int = 0
+from workflow_scripts.errors import InputError
+from workflow_scripts.options import (
+    BackboneOptions,
+    ImageBackboneOptions,
+    RandomCNNOptions,
+    ResNet50Options,
+    VGG19Options,
+    ViTB16Options,
+)
 
 
 class Backbone(nn.Module):
@@ -59,11 +47,10 @@ class Backbone(nn.Module):
     def forward(self, unit_mel: torch.Tensor) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    @classmethod
-    def check_options(cls, options: BackboneOptions, where: str) -> None:
-        """Fail at configuration time, before any job runs, if ``options`` cannot work; raise ConfigError."""
-        if options.weights != "random" and not Path(options.weights).is_file():
-            raise ConfigError(f"config: {where}.weights: file not found: {options.weights}; fix the path or use random")
+    def frame_features(self, unit_mel: torch.Tensor) -> torch.Tensor:
+        """Features of each frame, ``(channels, frames)``, of a unit-scale mel ``(n_mels, frames)``: what the
+        feature-matching transfer (:mod:`workflow_scripts.matching`) compares frames by."""
+        raise NotImplementedError
 
     def finish_init(self) -> None:
         """Load the configured weights unless ``random``, then freeze; subclasses call this at the end of ``__init__``.
@@ -102,18 +89,9 @@ class RandomCNN(Backbone):
     ``std = sqrt(2) * sqrt(2 / ((n_mels + filters) * width))``.
     """
 
-    @dataclass(frozen=True)
-    class Options(BackboneOptions):
-        """Attributes: filters: number of random kernels (the paper's 4096 costs 16x more Gram work than the
-        default 1024, with outputs that look the same; ``make bench transfer``). width: kernel width in frames
-        (odd keeps alignment)."""
+    Options = RandomCNNOptions
 
-        filters: int = 1024
-        width: int = 11
-        content_weight: float = 1.0
-        style_weight: float = 3.0
-
-    def __init__(self, options: RandomCNN.Options, n_mels: int) -> None:
+    def __init__(self, options: RandomCNNOptions, n_mels: int) -> None:
         super().__init__(options, n_mels)
         self.content_layers = self.style_layers = {"relu": 1.0}
         self.conv = nn.Conv1d(n_mels, options.filters, options.width, padding=options.width // 2, bias=False)
@@ -125,6 +103,9 @@ class RandomCNN(Backbone):
 
     def forward(self, unit_mel: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"relu": torch.relu(self.conv(torch.log1p(unit_to_amplitude(unit_mel))))[0]}
+
+    def frame_features(self, unit_mel: torch.Tensor) -> torch.Tensor:
+        return self(unit_mel[None])["relu"]
 
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -163,33 +144,20 @@ def mel_to_image(unit_mel: torch.Tensor, multiple: int = 1, minimum: int = 1) ->
     return (grey[:, None] - mean) / std
 
 
-@dataclass(frozen=True)
-class ImageBackboneOptions(BackboneOptions):
-    """Options of the torchvision ImageNet backbones.
-
-    Attributes:
-        weights: ``random`` (torchvision's initialisation, seeded by ``seed``), ``imagenet`` (torchvision's
-            weight registry; the file must already be in torch hub's checkpoint cache) or a path to a
-            ``state_dict`` with torchvision's key names (keys of layers deeper than the ones used are ignored).
-        content_layers: ``{layer: weight}``; the content loss is the weighted mean of these layers' losses.
-        style_layers: ``{layer: weight}``; the style loss is the weighted mean of these layers' Gram losses.
-    """
-
-    content_layers: dict[str, float] = field(default_factory=dict)
-    style_layers: dict[str, float] = field(default_factory=dict)
-
-
 class ImageBackbone(Backbone):
     """A torchvision ImageNet network run on the mel as an image (see :func:`mel_to_image`).
 
-    Subclasses name their selectable ``layers`` (shallow to deep), the registry entry of their ImageNet
-    weights, how the input must be padded, and keep only the modules up to the deepest selected layer, under
-    torchvision's attribute names (so torchvision state dicts load as they are).
+    Subclasses' ``Options`` name their selectable ``layers`` (shallow to deep) and their ImageNet weights file;
+    the subclasses say how the input must be padded and keep only the modules up to the deepest selected layer,
+    under torchvision's attribute names (so torchvision state dicts load as they are).
     """
 
     Options: ClassVar[type[ImageBackboneOptions]] = ImageBackboneOptions
-    layers: ClassVar[tuple[str, ...]]
-    imagenet: ClassVar[WeightsEnum]
+    # the torchvision.models constructor of the network
+    network: ClassVar[str]
+    # Layer whose columns (all channels and rows of one time step) are the frame features for feature matching:
+    # a shallow one, for the finest time resolution.
+    matching_layer: ClassVar[str]
     multiple: ClassVar[int] = 1
     minimum: ClassVar[int] = 1
 
@@ -197,7 +165,9 @@ class ImageBackbone(Backbone):
         super().__init__(options, n_mels)
         self.content_layers = dict(options.content_layers)
         self.style_layers = dict(options.style_layers)
-        self.depth = 1 + max(self.layers.index(name) for name in {*self.content_layers, *self.style_layers})
+        self.layers = self.Options.layers
+        used = {*self.content_layers, *self.style_layers, self.matching_layer}
+        self.depth = 1 + max(self.layers.index(name) for name in used)
         # torchvision initialises from the global generator; seed it without disturbing the caller's stream
         with torch.random.fork_rng():
             torch.manual_seed(options.seed)
@@ -206,53 +176,37 @@ class ImageBackbone(Backbone):
 
     def build(self) -> nn.Module:
         """The torchvision network with ``weights=None``."""
-        raise NotImplementedError
+        # Imported here, not with the module: torchvision adds about 2 s to the start-up of every transfer and
+        # style_stats job, and only the image backbones use it.
+        import torchvision
+
+        return getattr(torchvision.models, self.network)(weights=None)
 
     def keep(self, network: nn.Module) -> None:
         """Keep the modules of ``network`` that the first ``self.depth`` layers need, under their torchvision names."""
         raise NotImplementedError
 
     def extract(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Feature maps ``(1, channels, ...)`` of the first ``self.depth`` layers."""
+        """Feature maps ``(1, channels, rows, columns)`` of the first ``self.depth`` layers (rows: frequency)."""
         raise NotImplementedError
 
     def forward(self, unit_mel: torch.Tensor) -> dict[str, torch.Tensor]:
         maps = self.extract(mel_to_image(unit_mel, self.multiple, self.minimum))
         return {name: maps[name][0].flatten(1) for name in {*self.content_layers, *self.style_layers}}
 
+    def frame_features(self, unit_mel: torch.Tensor) -> torch.Tensor:
+        """Each frame takes the column of :attr:`matching_layer`'s map (channels x rows) that covers it."""
+        image = mel_to_image(unit_mel[None], self.multiple, self.minimum)
+        columns = self.extract(image)[self.matching_layer][0].flatten(0, -2)  # (channels * rows, width)
+        frames = unit_mel.shape[1]
+        covering = torch.arange(frames, device=unit_mel.device) * columns.shape[1] // image.shape[-1]
+        return columns[:, covering.clamp(max=columns.shape[1] - 1)]
+
     def state_dict_for(self, weights: str) -> dict[str, torch.Tensor]:
         if weights == "imagenet":
-            return self.imagenet.get_state_dict(progress=False)
+            # what torchvision's WeightsEnum.get_state_dict does with the same URL: read torch hub's cache
+            return torch.hub.load_state_dict_from_url(self.Options.imagenet_url, progress=False)
         return super().state_dict_for(weights)
-
-    @classmethod
-    def check_options(cls, options: ImageBackboneOptions, where: str) -> None:
-        for kind in ("content_layers", "style_layers"):
-            selected = getattr(options, kind)
-            if not selected:
-                raise ConfigError(f"config: {where}.{kind}: select at least one of {', '.join(cls.layers)}")
-            unknown = sorted(set(selected) - set(cls.layers))
-            if unknown:
-                known = ", ".join(cls.layers)
-                raise ConfigError(f"config: {where}.{kind}: unknown layer {unknown[0]!r}; known: {known}")
-            if min(selected.values()) < 0 or sum(selected.values()) <= 0:
-                raise ConfigError(f"config: {where}.{kind}: weights must be >= 0 with a positive sum")
-        if options.weights == "imagenet":
-            cached = imagenet_cache_path(cls.imagenet)
-            if not cached.is_file():
-                raise ConfigError(
-                    f"config: {where}.weights: imagenet needs {cached.name}, which is not in the torch hub cache "
-                    f"{cached.parent} (nothing is downloaded at run time); fetch {cls.imagenet.url} into that "
-                    f"directory on a machine with network (or point TORCH_HOME at a cache that has it), or set "
-                    f"weights to a state_dict file or to random"
-                )
-        else:
-            super().check_options(options, where)
-
-
-def imagenet_cache_path(weights: WeightsEnum) -> Path:
-    """Where ``weights.get_state_dict()`` looks for (and would download) its file: torch hub's checkpoint cache."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(weights.url).path).name
 
 
 class VGG19(ImageBackbone):
@@ -262,27 +216,12 @@ class VGG19(ImageBackbone):
     kept as in torchvision.
     """
 
-    @dataclass(frozen=True)
-    class Options(ImageBackboneOptions):
-        # style 10: with random weights, 1 left the seed examples' texture almost unchanged (README)
-        style_weight: float = 10.0
-        content_layers: dict[str, float] = field(default_factory=lambda: {"conv4_2": 1.0})
-        style_layers: dict[str, float] = field(
-            default_factory=lambda: dict.fromkeys(("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"), 1.0)
-        )
-
-    imagenet = torchvision.models.VGG19_Weights.IMAGENET1K_V1
+    Options = VGG19Options
+    network = "vgg19"
+    matching_layer = "conv2_1"  # after one max-pool: one column per 2 frames
     minimum = 16  # four max-pools before block 5
-    # (name, index of its ReLU in torchvision's vgg19().features)
-    _relus = tuple(
-        (f"conv{block + 1}_{conv + 1}", index)
-        for block, (start, convs) in enumerate(((0, 2), (5, 2), (10, 4), (19, 4), (28, 4)))
-        for conv, index in enumerate(range(start + 1, start + 2 * convs, 2))
-    )
-    layers = tuple(name for name, _ in _relus)
-
-    def build(self) -> nn.Module:
-        return torchvision.models.vgg19(weights=None)
+    # (layer name, index of its ReLU in torchvision's vgg19().features)
+    _relus = tuple(zip(Options.layers, (1, 3, 6, 8, 11, 13, 15, 17, 20, 22, 24, 26, 29, 31, 33, 35), strict=True))
 
     def keep(self, network: nn.Module) -> None:
         self.features = network.features[: self._relus[self.depth - 1][1] + 1]
@@ -303,19 +242,10 @@ class ResNet50(ImageBackbone):
     Batch norm uses its running statistics (evaluation mode).
     """
 
-    @dataclass(frozen=True)
-    class Options(ImageBackboneOptions):
-        content_layers: dict[str, float] = field(default_factory=lambda: {"layer3": 1.0})
-        style_layers: dict[str, float] = field(
-            default_factory=lambda: dict.fromkeys(("stem", "layer1", "layer2", "layer3", "layer4"), 1.0)
-        )
-
-    imagenet = torchvision.models.ResNet50_Weights.IMAGENET1K_V1
+    Options = ResNet50Options
+    network = "resnet50"
+    matching_layer = "stem"  # one column per 4 frames
     minimum = 32  # total stride of layer4
-    layers = ("stem", "layer1", "layer2", "layer3", "layer4")
-
-    def build(self) -> nn.Module:
-        return torchvision.models.resnet50(weights=None)
 
     def keep(self, network: nn.Module) -> None:
         for name in ("conv1", "bn1", "relu", "maxpool", *self.layers[1 : self.depth]):
@@ -339,20 +269,11 @@ class ViTB16(ImageBackbone):
     frame. The class token takes part in attention but not in the features.
     """
 
-    @dataclass(frozen=True)
-    class Options(ImageBackboneOptions):
-        content_layers: dict[str, float] = field(default_factory=lambda: {"encoder_layer_5": 1.0})
-        style_layers: dict[str, float] = field(
-            default_factory=lambda: dict.fromkeys(("encoder_layer_0", "encoder_layer_2", "encoder_layer_5"), 1.0)
-        )
-
-    imagenet = torchvision.models.ViT_B_16_Weights.IMAGENET1K_V1
+    Options = ViTB16Options
+    network = "vit_b_16"
+    matching_layer = "encoder_layer_0"  # one column of patch tokens per 16 frames
     multiple = 16  # patch size
     minimum = 16
-    layers = tuple(f"encoder_layer_{index}" for index in range(12))
-
-    def build(self) -> nn.Module:
-        return torchvision.models.vit_b_16(weights=None)
 
     def keep(self, network: nn.Module) -> None:
         self.conv_proj = network.conv_proj
@@ -378,10 +299,11 @@ class ViTB16(ImageBackbone):
         maps = {}
         for name, block in zip(self.layers, self.encoder.layers, strict=False):
             x = block(x)
-            maps[name] = x[:, 1:].transpose(1, 2)  # (1, hidden, tokens)
+            maps[name] = x[:, 1:].transpose(1, 2).unflatten(2, patches.shape[-2:])  # (1, hidden, rows, columns)
         return maps
 
 
+# Keyed like options.BACKBONE_OPTIONS, each with its Options class there (tested).
 BACKBONES: dict[str, type[Backbone]] = {
     "random_cnn": RandomCNN,
     "vgg19": VGG19,

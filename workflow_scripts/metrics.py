@@ -1,4 +1,4 @@
-"""Per-output measurements and their aggregation into one table.
+"""Per-output measurements: one row of the metrics table (:mod:`workflow_scripts.metrics_table`).
 
 Content preservation and style match are measured in one fixed feature space, independent of the backbone that was
 optimised and of the vocoder's convention: the log-mel of :data:`~workflow_scripts.conventions.EVALUATION`, in
@@ -11,18 +11,18 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import soundfile as sf
 import torch
 
 from workflow_scripts.audio_io import duration, load_audio, resample, to_mono
 from workflow_scripts.conventions import EVALUATION, UNIT_DB_RANGE, MelConvention, get_convention
-
-KEY_COLUMNS = ["content", "style", "backbone", "vocoder"]
+from workflow_scripts.metrics_table import KEY_COLUMNS
+from workflow_scripts.perceptual import pitch_agreement, speech_columns
+from workflow_scripts.pitch import f0_track
 
 # Octave bands (Hz) of the temporal modulation of each log-mel band: syllable and note rates up to roughness.
 MODULATION_BANDS_HZ = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
@@ -161,16 +161,6 @@ def audio_checks(audio: np.ndarray) -> dict[str, float | int]:
     }
 
 
-def read_benchmark(path: str | os.PathLike) -> dict[str, float]:
-    """Wall time (s) and peak resident memory (MiB) of a job from its Snakemake ``benchmark:`` file.
-
-    ``max_rss_mb`` is NaN when Snakemake could not sample the job's memory (very short jobs).
-    """
-    table = pd.read_csv(path, sep="\t")
-    rss = pd.to_numeric(table["max_rss"], errors="coerce")
-    return {"s": float(table["s"].iloc[0]), "max_rss_mb": float(rss.iloc[0])}
-
-
 def read_output_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     """A rendered output as mono float32, NaN and infinite samples kept (they are counted, not rejected)."""
     data, sample_rate = sf.read(path, dtype="float32", always_2d=True)
@@ -184,33 +174,52 @@ def output_row(
     content_wav: str | os.PathLike,
     style_wav: str | os.PathLike,
     stylised_mel: str | os.PathLike,
+    content_f0: str | os.PathLike,
+    kinds: Mapping[str, str],
     transfer_summary: Mapping[str, Any],
     vocode_summary: Mapping[str, Any],
-    transfer_benchmark: str | os.PathLike,
-    vocode_benchmark: str | os.PathLike,
 ) -> dict[str, Any]:
     """One metrics row for a rendered output; README.md ("Evaluation metrics") documents every column.
 
-    ``content_wav`` and ``style_wav`` are the conditioned clips at any rate (re-analysed in the evaluation space);
-    ``stylised_mel`` is the transfer result in the vocoder's convention.
+    ``content_wav`` and ``style_wav`` are the conditioned clips at the vocoder convention's rate (re-analysed in
+    the evaluation space and in that convention); ``stylised_mel`` is the transfer result in the vocoder's
+    convention; ``content_f0`` is
+    the content's F0 per frame of the evaluation convention (rule pitch); ``kinds`` maps ``content`` and ``style``
+    to ``speech`` or ``music`` (which metrics apply).
     """
     audio, rate = read_output_audio(output_wav)
     checks = audio_checks(audio)
     audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
     convention = get_convention(transfer_summary["convention"])
     stylised = np.load(stylised_mel)
-    spaces = {}
+    clips, spaces = {}, {}
     for name, source in (("content", content_wav), ("style", style_wav)):
         clip, clip_rate = load_audio(source)
-        spaces[name] = evaluation_db(to_mono(clip), clip_rate)
+        clips[name] = (to_mono(clip), clip_rate)
+        spaces[name] = evaluation_db(*clips[name])
     output_db = evaluation_db(audio, rate)
+    frame_rate = evaluation_frame_rate()
+    # the clips are at the vocoder convention's rate (rule resample): their mels as the mel rule makes them
+    mels = {name: decibels(convention.features(audio), convention) for name, (audio, _) in clips.items()}
+    content_pitch = np.load(content_f0)
+    output_pitch, _ = f0_track(audio, rate, EVALUATION.frame_times(len(content_pitch)))
     out_duration, content_duration = duration(output_wav), duration(content_wav)
-    transfer_job, vocode_job = read_benchmark(transfer_benchmark), read_benchmark(vocode_benchmark)
     return {
         **{k: keys[k] for k in KEY_COLUMNS},
+        "method": transfer_summary.get("method", "gatys"),
         "convention": convention.name,
+        "content_kind": kinds["content"],
+        "style_kind": kinds["style"],
         **content_preservation(spaces["content"], output_db),
-        "style_match": style_match(spaces["content"], spaces["style"], output_db, evaluation_frame_rate()),
+        "style_match": style_match(spaces["content"], spaces["style"], output_db, frame_rate),
+        "style_match_mel": style_match(
+            mels["content"],
+            mels["style"],
+            decibels(stylised, convention),
+            convention.sample_rate / convention.hop_length,
+        ),
+        **pitch_agreement(content_pitch, output_pitch),
+        **speech_columns(clips["content"], clips["style"], (audio, rate), kinds),
         "content_loss": transfer_summary["final"]["content"],
         "style_loss": transfer_summary["final"]["style"],
         "reconstruction_sc_db": reconstruction_consistency(stylised, audio, convention),
@@ -224,24 +233,16 @@ def output_row(
         "steps": transfer_summary["final"]["step"],
         "transfer_s": round(transfer_summary["seconds"], 3),
         "vocode_s": round(vocode_summary["seconds"], 3),
-        "transfer_job_s": transfer_job["s"],
-        "transfer_max_rss_mb": transfer_job["max_rss_mb"],
-        "vocode_job_s": vocode_job["s"],
-        "vocode_max_rss_mb": vocode_job["max_rss_mb"],
+        "transfer_job_s": transfer_summary["job_s"],
+        "transfer_max_rss_mb": transfer_summary["max_rss_mb"],
+        "vocode_job_s": vocode_summary["job_s"],
+        "vocode_max_rss_mb": vocode_summary["max_rss_mb"],
     }
 
 
 def read_json(path: str | os.PathLike) -> dict[str, Any]:
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
-
-
-def aggregate(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
-    """Concatenate per-output TSVs into one table sorted by its key columns."""
-    frames = [pd.read_csv(p, sep="\t") for p in paths]
-    if not frames:
-        return pd.DataFrame(columns=KEY_COLUMNS)
-    return pd.concat(frames, ignore_index=True).sort_values(KEY_COLUMNS, ignore_index=True)
 
 
 def log_mel_error_db(

@@ -1,4 +1,9 @@
-"""Gatys-style optimisation of a mel spectrogram against content and style targets."""
+"""Style transfer of a unit-scale mel: Gatys-style optimisation (``gatys``) or feature matching (``knn``).
+
+``gatys`` optimises the mel so that its backbone features match the content's and their Gram matrices the
+style's. ``knn`` rebuilds every content frame from its nearest style frames (:mod:`workflow_scripts.matching`) and
+can then refine the result with the same objective.
+"""
 
 from __future__ import annotations
 
@@ -11,40 +16,15 @@ import torch
 from tqdm import tqdm
 
 from workflow_scripts.backbones import Backbone
+from workflow_scripts.conventions import MelConvention
 from workflow_scripts.losses import GramTarget, content_loss
+from workflow_scripts.matching import feature_matching, follow_loudness
+from workflow_scripts.options import INITS, OPTIMIZERS, TransferOptions
 from workflow_scripts.style_statistics import style_targets
 
-OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content", "noise")
 LINE_SEARCH_EVALUATIONS = 25
-
-
-@dataclass(frozen=True)
-class TransferOptions:
-    """How the stylised mel is optimised.
-
-    Attributes:
-        optimizer: ``lbfgs`` (default, strong-Wolfe line search) or ``adam``.
-        iterations: optimiser steps (L-BFGS steps each evaluate the loss a few times).
-        learning_rate: step size; 1.0 suits L-BFGS, about 0.01 suits Adam on unit-scale mels.
-        init: start from the ``content`` mel or from ``noise`` with the content mel's mean and standard
-            deviation. (Ulyanov & Lebedev's ``1e-3 * randn`` sits on a flat region of the unit-scale loss, where
-            L-BFGS barely moves.)
-        seed: seed of the noise initialisation.
-        history_size: L-BFGS memory.
-        tolerance: stop early once the best total loss has improved by less than this fraction over
-            ``patience`` consecutive steps (``0`` runs every iteration).
-        patience: see ``tolerance``.
-    """
-
-    optimizer: str = "lbfgs"
-    iterations: int = 100
-    learning_rate: float = 1.0
-    init: str = "content"
-    seed: int = 0
-    history_size: int = 50
-    tolerance: float = 1e-5
-    patience: int = 5
+# Frames cross-faded between neighbouring windows of a long clip (gatys, ``window_frames``).
+WINDOW_OVERLAP = 64
 
 
 @dataclass
@@ -52,10 +32,12 @@ class TransferResult:
     unit_mel: np.ndarray
     history: list[dict[str, float]]
     seconds: float
+    # the losses of the whole result when its last history row is not (windowed optimisation)
+    summary: dict[str, float] | None = None
 
     @property
     def final(self) -> dict[str, float]:
-        return self.history[-1]
+        return self.summary or self.history[-1]
 
 
 class Objective:
@@ -104,14 +86,14 @@ def style_transfer(
     progress: bool = True,
     on_step: Callable[[dict[str, float], torch.Tensor], None] | None = None,
 ) -> TransferResult:
-    """Optimise a unit-scale mel with ``content``'s features and ``style``'s Gram statistics.
+    """``gatys``: optimise a unit-scale mel with ``content``'s features and ``style``'s Gram statistics.
 
     Args:
         content: unit-scale content mel ``(n_mels, frames)``; the result has the same shape.
         style: unit-scale style mel ``(n_mels, style_frames)`` of any length, or its precomputed Gram targets
             (:func:`workflow_scripts.style_statistics.style_targets`, as the pipeline's ``style_stats`` rule stores).
         backbone: feature extractor (moved to ``device``).
-        options: optimiser settings.
+        options: optimiser settings (``iterations`` steps from ``init``).
         device: torch device to optimise on.
         progress: show a tqdm bar on stderr.
         on_step: called after every step with its history row and the current unit-scale mel (detached; copy it
@@ -135,8 +117,112 @@ def style_transfer(
         initial = content_t.mean() + content_t.std() * noise
     else:
         raise ValueError(f"unknown init {options.init!r}; use one of {', '.join(INITS)}")
-    unit_mel = initial.requires_grad_(True)
+    windows = time_windows(content_t.shape[1], options.window_frames, WINDOW_OVERLAP)
+    if len(windows) == 1:
+        unit_mel, history = _optimise(objective, initial, options.iterations, options, start, progress, on_step)
+        return TransferResult(unit_mel.cpu().numpy(), history, time.perf_counter() - start)
+    # Long clip: each window is optimised on its own content against the style's global Gram targets, and
+    # neighbours are cross-faded, so memory is bounded by the window, not the clip.
+    output, weight = torch.zeros_like(initial), torch.zeros(initial.shape[1], device=device)
+    history, finals = [], []
+    for lo, hi in tqdm(windows, desc="windows", unit="window", disable=not progress, leave=False):
+        objective = Objective(backbone, content_t[:, lo:hi], style)
+        piece, rows = _optimise(objective, initial[:, lo:hi].clone(), options.iterations, options, start, False)
+        ramp = fade_weights(lo, hi, initial.shape[1], WINDOW_OVERLAP).to(device)
+        output[:, lo:hi] += piece * ramp
+        weight[lo:hi] += ramp
+        history += [{**row, "step": len(history) + number} for number, row in enumerate(rows, start=1)]
+        finals.append((hi - lo, rows[-1]))
+    frames = sum(length for length, _ in finals)
+    summary = {key: sum(length * row[key] for length, row in finals) / frames for key in ("total", "content", "style")}
+    summary = {"step": len(history), **summary, "seconds": time.perf_counter() - start}
+    return TransferResult((output / weight).cpu().numpy(), history, time.perf_counter() - start, summary)
 
+
+def time_windows(frames: int, window: int, overlap: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` frame ranges of at most ``window`` frames covering ``frames``, neighbours sharing ``overlap``
+    frames; one range when ``window`` is 0 or the clip fits."""
+    if window <= 0 or frames <= window:
+        return [(0, frames)]
+    step = window - overlap
+    count = -(-(frames - overlap) // step)
+    return [(index * step, min(index * step + window, frames)) for index in range(count)]
+
+
+def fade_weights(lo: int, hi: int, frames: int, overlap: int) -> torch.Tensor:
+    """Weights of window ``lo:hi``: 1 inside, linear ramps over ``overlap`` frames where a neighbour overlaps it."""
+    weights = torch.ones(hi - lo)
+    ramp = (torch.arange(overlap, dtype=torch.float32) + 0.5) / overlap
+    if lo > 0:
+        weights[:overlap] = ramp
+    if hi < frames:
+        weights[-overlap:] = torch.minimum(weights[-overlap:], ramp.flip(0))
+    return weights
+
+
+def matched_transfer(
+    content: np.ndarray,
+    style: np.ndarray,
+    content_f0: np.ndarray,
+    style_f0: np.ndarray,
+    targets: Mapping[str, GramTarget],
+    backbone: Backbone,
+    convention: MelConvention,
+    options: TransferOptions,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+) -> TransferResult:
+    """``knn``: rebuild ``content`` from ``style``'s frames (:func:`~workflow_scripts.matching.feature_matching`),
+    then optionally refine it for ``refine_steps`` with the Gatys objective whose content target is the matched mel.
+
+    Args:
+        content, style: unit-scale mels ``(n_mels, frames)``; the result has the content's shape.
+        content_f0, style_f0: F0 per mel frame in Hz, NaN where unvoiced (the pipeline's ``pitch`` rule).
+        targets: the style's Gram targets (reported losses, refinement).
+        backbone: feature extractor (moved to ``device``).
+        convention: the mels' convention.
+        options: matching and optimiser settings.
+        device: torch device.
+        progress: show a tqdm bar on stderr while refining.
+
+    Returns:
+        The unit-scale mel and a history whose rows hold the Gatys objective against the *content* clip (so the
+        losses compare with ``gatys`` runs): step 0 after matching, then one row per refinement step.
+    """
+    start = time.perf_counter()
+    backbone = backbone.to(device)
+    content_t = torch.as_tensor(content, dtype=torch.float32, device=device)
+    style_t = torch.as_tensor(style, dtype=torch.float32, device=device)
+    matched = feature_matching(content_t, style_t, content_f0, style_f0, backbone, convention, options)
+    against_content = Objective(backbone, content_t, targets)
+    history = [_row(0, against_content, matched, start)]
+    if options.refine_steps > 0:
+        refined, _ = _optimise(
+            Objective(backbone, matched, targets), matched.clone(), options.refine_steps, options, start, progress
+        )
+        matched = follow_loudness(refined, content_t, style_t, options.loudness)
+        history.append(_row(options.refine_steps, against_content, matched, start))
+    return TransferResult(matched.cpu().numpy(), history, time.perf_counter() - start)
+
+
+def _row(step: int, objective: Objective, unit_mel: torch.Tensor, start: float) -> dict[str, float]:
+    with torch.no_grad():
+        total, content, style = objective(unit_mel)
+    return {"step": step, "total": float(total), "content": float(content), "style": float(style),
+            "seconds": time.perf_counter() - start}  # fmt: skip
+
+
+def _optimise(
+    objective: Objective,
+    initial: torch.Tensor,
+    iterations: int,
+    options: TransferOptions,
+    start: float,
+    progress: bool,
+    on_step: Callable[[dict[str, float], torch.Tensor], None] | None = None,
+) -> tuple[torch.Tensor, list[dict[str, float]]]:
+    """Minimise ``objective`` from ``initial`` for up to ``iterations`` steps; the detached result and its history."""
+    unit_mel = initial.requires_grad_(True)
     if options.optimizer == "lbfgs":
         optimizer = torch.optim.LBFGS(
             [unit_mel],
@@ -155,7 +241,6 @@ def style_transfer(
         optimizer = torch.optim.Adam([unit_mel], lr=options.learning_rate)
     else:
         raise ValueError(f"unknown optimizer {options.optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
-
     # The losses at the last point the closure evaluated; the point a step accepts usually is that point.
     last: dict[str, torch.Tensor | tuple[torch.Tensor, ...]] = {}
 
@@ -175,7 +260,7 @@ def style_transfer(
 
     history = []
     best, stalled = float("inf"), 0
-    bar = tqdm(range(options.iterations), desc="transfer", unit="step", disable=not progress, leave=False)
+    bar = tqdm(range(iterations), desc="transfer", unit="step", disable=not progress, leave=False)
     for step in bar:
         optimizer.step(closure)
         total, content_value, style_value = losses_at_current_point()
@@ -196,4 +281,4 @@ def style_transfer(
         best = min(best, row["total"])
         if options.tolerance > 0 and stalled >= options.patience:
             break
-    return TransferResult(unit_mel.detach().cpu().numpy(), history, time.perf_counter() - start)
+    return unit_mel.detach(), history

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from workflow_scripts.audio_io import atomic_path
+from workflow_scripts.artifacts import atomic_path
 
 # Colour range of spectrogram panels: this many dB below the loudest bin of all panels.
 DYNAMIC_RANGE_DB = 80.0

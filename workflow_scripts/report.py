@@ -16,8 +16,8 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from workflow_scripts.audio_io import atomic_path
-from workflow_scripts.metrics import KEY_COLUMNS
+from workflow_scripts.artifacts import atomic_path
+from workflow_scripts.metrics_table import KEY_COLUMNS
 
 TEMPLATES = Path(__file__).parent / "templates"
 # Columns shown in the page's table (the full table is embedded as a TSV download).

@@ -1,5 +1,9 @@
 """What every rule script needs: logging to the rule's log file, one-line input errors recorded for
-``results/failures.tsv``, thread and device setup."""
+``results/failures.tsv``, torch's thread count in the jobs that use torch, and the job's own wall time and memory.
+
+Imports nothing heavy: the Snakefile writes the failure table with it, and jobs that do not use torch never
+import it (see :func:`run_step`).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,14 @@ import csv
 import json
 import logging
 import os
+import re
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from workflow_scripts.audio_io import atomic_path
+from workflow_scripts.artifacts import atomic_path, write_json
 from workflow_scripts.errors import InputError
 
 log = logging.getLogger("audio_style")
@@ -36,7 +40,11 @@ def run_step(snakemake: Any, main: Callable[[], None]) -> None:
         record.unlink(missing_ok=True)
         handlers.append(logging.FileHandler(snakemake.log[0], mode="w", encoding="utf-8"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", handlers=handlers)
-    torch.set_num_threads(max(int(snakemake.threads), 1))
+    # A rule script that uses torch has imported it by now (its imports run before this call). Importing it here
+    # for the others would add seconds to every job that never touches a tensor.
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(max(int(snakemake.threads), 1))
     try:
         main()
     except Exception as error:
@@ -49,6 +57,18 @@ def run_step(snakemake: Any, main: Callable[[], None]) -> None:
         log.error("%s", error)
         logging.shutdown()
         sys.exit(1)
+
+
+def job_usage() -> dict[str, float]:
+    """Wall time since this job's process started (interpreter start-up and imports included) and its peak resident
+    memory so far: what a Snakemake ``benchmark:`` file records, kept in the job's summary instead of a file of its
+    own (every file per job costs Snakemake's planning time, over thousands of jobs). Linux: ``/proc``."""
+    # field 22 of /proc/self/stat, counted after the parenthesised command name: start time in clock ticks after boot
+    started_ticks = int(Path("/proc/self/stat").read_text().rpartition(")")[2].split()[19])
+    elapsed = time.clock_gettime(time.CLOCK_BOOTTIME) - started_ticks / os.sysconf("SC_CLK_TCK")
+    # VmHWM, the peak of this process image since exec (ru_maxrss would include the parent's at fork, Snakemake's)
+    peak_kib = int(re.search(r"^VmHWM:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.M).group(1))
+    return {"job_s": round(elapsed, 3), "max_rss_mb": peak_kib / 1024}
 
 
 def clear_failure_records(logs: str | os.PathLike) -> None:
@@ -68,18 +88,3 @@ def write_failures_table(logs: str | os.PathLike, table: str | os.PathLike) -> i
         writer.writeheader()
         writer.writerows(rows)
     return len(rows)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` fails clearly when no GPU is visible."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise InputError("config device: cuda, but no CUDA device is visible; set device: auto or cpu")
-    return torch.device(name)
-
-
-def write_json(path: str | os.PathLike, data: Any) -> None:
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2)
-        handle.write("\n")

@@ -3,6 +3,8 @@
 ``config.yaml`` is first validated for structure by Snakemake against ``schemas/config.schema.yaml``;
 :func:`load_pipeline` then checks what a static schema cannot (registry names, each component's options,
 that audio files exist, that pairs name known clips) and raises :class:`ConfigError` with one clear message.
+Like everything the Snakefile imports, this module and its imports are light (no torch, torchvision or librosa):
+the options and names it checks against are in :mod:`workflow_scripts.options`.
 """
 
 from __future__ import annotations
@@ -17,26 +19,37 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workflow_scripts.backbones import BACKBONES
 from workflow_scripts.demo_corpus import SYNTHS
 from workflow_scripts.errors import ConfigError
-from workflow_scripts.optimise import TransferOptions
-from workflow_scripts.vad import TrimSettings
-from workflow_scripts.vocoders import VOCODERS
+from workflow_scripts.options import (
+    BACKBONE_OPTIONS,
+    TRIM_METHODS,
+    VOCODER_OPTIONS,
+    BackboneOptions,
+    TransferOptions,
+    TrimSettings,
+    VocoderOptions,
+)
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3")
 ROLES = ("content", "style", "both")
+KINDS = ("speech", "music")
 
 
 @dataclass(frozen=True)
 class Clip:
-    """One input clip: a file (``path``) or a built-in demo signal (``synth``)."""
+    """One input clip: a file (``path``) or a built-in demo signal (``synth``).
+
+    ``kind`` (speech or music) decides which evaluation metrics apply; ``None`` means: speech when the clip is
+    trimmed with webrtcvad, music otherwise (:meth:`Pipeline.clip_kind`).
+    """
 
     id: str
     path: str | None = None
     synth: str | None = None
     vad: str | None = None
     role: str = "both"
+    kind: str | None = None
 
     @property
     def is_content(self) -> bool:
@@ -53,7 +66,7 @@ class Component:
 
     name: str
     kind: str
-    options: Any
+    options: BackboneOptions | VocoderOptions
 
     def params(self) -> dict[str, Any]:
         """Everything that determines this component's outputs (Snakemake ``params``, a rerun trigger)."""
@@ -84,6 +97,13 @@ class Pipeline:
         clip = self.clips[clip_id]
         return dataclasses.replace(self.trim, method=clip.vad) if clip.vad else self.trim
 
+    def clip_kind(self, clip_id: str) -> str:
+        """``speech`` or ``music``: the clip's own ``kind``, else speech exactly when it is trimmed with webrtcvad."""
+        clip = self.clips[clip_id]
+        if clip.kind:
+            return clip.kind
+        return "speech" if self.trim_settings(clip_id).method == "webrtcvad" else "music"
+
 
 def load_pipeline(config: Mapping[str, Any]) -> Pipeline:
     """Build the :class:`Pipeline` from a schema-validated config mapping; raise :class:`ConfigError`."""
@@ -93,8 +113,8 @@ def load_pipeline(config: Mapping[str, Any]) -> Pipeline:
     return Pipeline(
         clips=clips,
         pairs=_pairs(config.get("pairs", "cross"), clips),
-        backbones=_components(config["backbones"], BACKBONES, "backbones"),
-        vocoders=_components(config["vocoders"], VOCODERS, "vocoders"),
+        backbones=_components(config["backbones"], BACKBONE_OPTIONS, "backbones"),
+        vocoders=_components(config["vocoders"], VOCODER_OPTIONS, "vocoders"),
         trim=parse_options(TrimSettings, config.get("trim") or {}, "trim"),
         transfer=parse_options(TransferOptions, config.get("transfer") or {}, "transfer"),
     )
@@ -144,15 +164,17 @@ def _type_name(hint: Any) -> str:
     return str(hint) if typing.get_origin(hint) else getattr(hint, "__name__", str(hint))
 
 
-def _components(section: Mapping[str, Any], registry: Mapping[str, type], where: str) -> dict[str, Component]:
+def _components(
+    section: Mapping[str, Any], registry: Mapping[str, type[BackboneOptions | VocoderOptions]], where: str
+) -> dict[str, Component]:
     components = {}
     for name, entry in section.items():
         entry = dict(entry or {})
         kind = entry.pop("type", name)
         if kind not in registry:
             raise ConfigError(f"config: {where}.{name}: unknown type {kind!r}; known: {', '.join(sorted(registry))}")
-        options = parse_options(registry[kind].Options, entry, f"{where}.{name}")
-        registry[kind].check_options(options, f"{where}.{name}")
+        options = parse_options(registry[kind], entry, f"{where}.{name}")
+        options.check(f"{where}.{name}")
         components[name] = Component(name, kind, options)
     return components
 
@@ -196,19 +218,32 @@ def _read_sample_sheet(sheet: Path) -> list[Clip]:
         if not row.get("path"):
             raise ConfigError(f"{sheet}:{line}: missing path; the sheet needs a 'path' column")
         path = Path(row["path"]) if Path(row["path"]).is_absolute() else sheet.parent / row["path"]
-        if row.get("vad") and row["vad"] not in ("webrtcvad", "energy", "none"):
+        if row.get("vad") and row["vad"] not in TRIM_METHODS:
             raise ConfigError(f"{sheet}:{line}: vad must be webrtcvad, energy or none, not {row['vad']!r}")
         if row.get("role") and row["role"] not in ROLES:
             raise ConfigError(f"{sheet}:{line}: role must be one of {', '.join(ROLES)}, not {row['role']!r}")
+        if row.get("kind") and row["kind"] not in KINDS:
+            raise ConfigError(f"{sheet}:{line}: kind must be one of {', '.join(KINDS)}, not {row['kind']!r}")
         clip_id = row.get("id") or clip_id_for(Path(Path(row["path"]).name))
-        clips.append(Clip(clip_id, str(path), vad=row.get("vad") or None, role=row.get("role") or "both"))
+        if "/" in clip_id:
+            raise ConfigError(f"{sheet}:{line}: id must not contain '/', not {clip_id!r}")
+        clips.append(
+            Clip(
+                clip_id,
+                str(path),
+                vad=row.get("vad") or None,
+                role=row.get("role") or "both",
+                kind=row.get("kind") or None,
+            )
+        )
     return clips
 
 
 def _discover(directory: Path) -> list[Clip]:
     if not directory.is_dir():
         raise ConfigError(f"config: corpus_dir not found: {directory}")
-    files = sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+    # the extension first: only audio files cost a stat (the listing is all discovery reads; jobs read the audio)
+    files = sorted(p for p in directory.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
     return [Clip(clip_id_for(p.relative_to(directory)), str(p)) for p in files]
 
 

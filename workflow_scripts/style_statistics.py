@@ -11,7 +11,7 @@ import os
 
 import torch
 
-from workflow_scripts.audio_io import atomic_path
+from workflow_scripts.artifacts import atomic_path
 from workflow_scripts.backbones import Backbone
 from workflow_scripts.errors import InputError
 from workflow_scripts.losses import GramTarget

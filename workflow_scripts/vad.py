@@ -5,37 +5,16 @@ Only the ends are trimmed: pauses inside a clip are content timing and are kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import librosa
 import numpy as np
 import webrtcvad
 
 from workflow_scripts.audio_io import SILENCE_PEAK, resample, to_mono
 from workflow_scripts.errors import InputError
+from workflow_scripts.options import TRIM_METHODS, TrimSettings
 
-METHODS = ("webrtcvad", "energy", "none")
 # webrtcvad accepts 16-bit mono PCM at these rates in 10, 20 or 30 ms frames.
 _VAD_RATE = 16000
-
-
-@dataclass(frozen=True)
-class TrimSettings:
-    """How to find the voiced span of a clip.
-
-    Attributes:
-        method: ``webrtcvad`` (speech), ``energy`` (music, any signal) or ``none``.
-        aggressiveness: webrtcvad mode 0 (keeps most) to 3 (drops most).
-        frame_ms: webrtcvad frame length, 10, 20 or 30 ms.
-        padding_ms: kept on each side of the detected span.
-        top_db: ``energy``: frames more than this many dB below the loudest frame count as silence.
-    """
-
-    method: str = "webrtcvad"
-    aggressiveness: int = 2
-    frame_ms: int = 30
-    padding_ms: float = 100.0
-    top_db: float = 40.0
 
 
 def voiced_span(mono: np.ndarray, sample_rate: int, settings: TrimSettings) -> tuple[int, int] | None:
@@ -49,7 +28,7 @@ def voiced_span(mono: np.ndarray, sample_rate: int, settings: TrimSettings) -> t
     elif settings.method == "energy":
         span = _energy_span(mono, sample_rate, settings)
     else:
-        raise ValueError(f"unknown trim method {settings.method!r}; use one of {', '.join(METHODS)}")
+        raise ValueError(f"unknown trim method {settings.method!r}; use one of {', '.join(TRIM_METHODS)}")
     if span is None:
         return None
     pad = round(settings.padding_ms * sample_rate / 1000.0)
@@ -60,7 +39,7 @@ def trim(audio: np.ndarray, sample_rate: int, settings: TrimSettings, source: st
     """Cut ``(channels, samples)`` audio to its voiced span; raise :class:`InputError` if none is found."""
     span = voiced_span(to_mono(audio), sample_rate, settings)
     if span is None:
-        alternatives = " or ".join(f"'{m}'" for m in METHODS if m != settings.method)
+        alternatives = " or ".join(f"'{m}'" for m in TRIM_METHODS if m != settings.method)
         raise InputError(
             f"{source}: trimming with '{settings.method}' found no voiced audio (silent or not speech); "
             f"set this clip's vad to {alternatives}, or remove it"

@@ -1,7 +1,7 @@
 """Rule aggregate_metrics: all per-output rows in one table."""
 
-from workflow_scripts.audio_io import atomic_path
-from workflow_scripts.metrics import aggregate
+from workflow_scripts.artifacts import atomic_path
+from workflow_scripts.metrics_table import aggregate
 from workflow_scripts.runtime import run_step
 
 

@@ -3,39 +3,41 @@
 import numpy as np
 import pandas as pd
 
-from workflow_scripts.audio_io import atomic_path
+from workflow_scripts.artifacts import atomic_path
+from workflow_scripts.audio_io import load_audio
 from workflow_scripts.conventions import get_convention
 from workflow_scripts.metrics import decibels, output_row, read_json, read_output_audio
 from workflow_scripts.plots import spectrogram_panels
 from workflow_scripts.runtime import run_step
 
 
-def write_metrics_row() -> None:
+def write_metrics_row(transfer_summary: dict) -> None:
     row = output_row(
         snakemake.wildcards,
         output_wav=snakemake.input.wav,
         content_wav=snakemake.input.content,
         style_wav=snakemake.input.style,
         stylised_mel=snakemake.input.stylised,
-        transfer_summary=read_json(snakemake.input.transfer_summary),
+        content_f0=snakemake.input.content_f0,
+        kinds=snakemake.params.kinds,
+        transfer_summary=transfer_summary,
         vocode_summary=read_json(snakemake.input.vocode_summary),
-        transfer_benchmark=snakemake.input.transfer_benchmark,
-        vocode_benchmark=snakemake.input.vocode_benchmark,
     )
     with atomic_path(snakemake.output.tsv) as tmp:
         pd.DataFrame([row]).to_csv(tmp, sep="\t", index=False)
 
 
-def plot_spectrograms() -> None:
-    convention = get_convention(snakemake.params.convention)
+def plot_spectrograms(convention_name: str) -> None:
+    """Content and style mels are computed from their audio exactly as the mel rule does, rather than read: two
+    input files fewer per output, which Snakemake's planning pays for at every output of a corpus."""
+    convention = get_convention(convention_name)
     audio, _ = read_output_audio(snakemake.input.wav)
-    rendered = convention.features(np.nan_to_num(audio))
     w = snakemake.wildcards
     panels = [
-        (f"content: {w.content}", np.load(snakemake.input.content_mel)),
-        (f"style: {w.style}", np.load(snakemake.input.style_mel)),
+        (f"content: {w.content}", convention.features(load_audio(snakemake.input.content)[0][0])),
+        (f"style: {w.style}", convention.features(load_audio(snakemake.input.style)[0][0])),
         (f"stylised mel ({w.backbone})", np.load(snakemake.input.stylised)),
-        (f"rendered audio, re-analysed ({w.vocoder})", rendered),
+        (f"rendered audio, re-analysed ({w.vocoder})", convention.features(np.nan_to_num(audio))),
     ]
     spectrogram_panels(
         snakemake.output.png,
@@ -46,8 +48,9 @@ def plot_spectrograms() -> None:
 
 
 def main() -> None:
-    write_metrics_row()
-    plot_spectrograms()
+    transfer_summary = read_json(snakemake.input.transfer_summary)
+    write_metrics_row(transfer_summary)
+    plot_spectrograms(transfer_summary["convention"])
 
 
 run_step(snakemake, main)

@@ -7,7 +7,8 @@ import torch
 
 from workflow_scripts.backbones import backbone_from_params
 from workflow_scripts.conventions import get_convention
-from workflow_scripts.runtime import resolve_device, run_step
+from workflow_scripts.device import resolve_device
+from workflow_scripts.runtime import run_step
 from workflow_scripts.style_statistics import save_style_targets, style_targets
 
 

@@ -3,8 +3,9 @@
 import logging
 
 from workflow_scripts.audio_io import load_audio, save_audio
+from workflow_scripts.options import TrimSettings
 from workflow_scripts.runtime import run_step
-from workflow_scripts.vad import TrimSettings, trim
+from workflow_scripts.vad import trim
 
 
 def main() -> None:

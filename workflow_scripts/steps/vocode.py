@@ -5,8 +5,10 @@ import time
 
 import numpy as np
 
+from workflow_scripts.artifacts import write_json
 from workflow_scripts.audio_io import save_audio
-from workflow_scripts.runtime import resolve_device, run_step, write_json
+from workflow_scripts.device import resolve_device
+from workflow_scripts.runtime import job_usage, run_step
 from workflow_scripts.vocoders import vocoder_from_params
 
 # Peak ceiling of written audio: vocoders can overshoot full scale; quieter output is left as it is.
@@ -29,7 +31,9 @@ def main() -> None:
         seconds,
         device,
     )
-    write_json(snakemake.output.summary, {"seconds": seconds, "device": str(device), "peak_before": peak})
+    write_json(
+        snakemake.output.summary, {"seconds": seconds, "device": str(device), "peak_before": peak, **job_usage()}
+    )
 
 
 run_step(snakemake, main)

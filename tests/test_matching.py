@@ -1,0 +1,124 @@
+"""Feature-matching transfer (method knn): pitch-shifted dictionary, register, candidates, continuity, loudness."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import harmonic
+
+from workflow_scripts import matching
+from workflow_scripts.backbones import RandomCNN
+from workflow_scripts.conventions import HIFIGAN
+from workflow_scripts.optimise import TransferOptions, matched_transfer
+from workflow_scripts.options import MatchingOptions
+from workflow_scripts.style_statistics import style_targets
+
+SR = HIFIGAN.sample_rate
+
+
+def unit_mel(audio: np.ndarray) -> torch.Tensor:
+    return HIFIGAN.to_unit(torch.from_numpy(HIFIGAN.features(audio)))
+
+
+def small_cnn() -> RandomCNN:
+    return RandomCNN(RandomCNN.Options(filters=128, width=5), HIFIGAN.n_mels)
+
+
+def test_an_octave_shift_gives_the_octave_above():
+    low, high = unit_mel(harmonic(0.5, SR, f0=200.0)), unit_mel(harmonic(0.5, SR, f0=400.0))
+    unchanged, up = matching.pitch_shift(low, HIFIGAN, [0, 12])
+    assert torch.equal(unchanged, low)  # shift 0 is the input itself
+    # the shifted tone's spectrum is the higher tone's, not the lower one's (band-mean profiles, dB)
+    profile = {name: mel.mean(dim=1) for name, mel in (("low", low), ("high", high), ("up", up))}
+    error = {name: (profile["up"] - profile[name]).abs().mean().item() for name in ("low", "high")}
+    assert error["high"] < 0.5 * error["low"]
+
+
+def test_register_is_the_octave_that_covers_most_content_frames():
+    melody = np.array([110.0, 130.0, 147.0, np.nan, 165.0])
+    # style range 200-500 Hz: one octave up puts 220-330 Hz inside it
+    assert matching.register_shift(melody, 200.0, 500.0, "octaves", 300.0) == 12.0
+    assert matching.register_shift(melody, 200.0, 500.0, "none", 300.0) == 0.0
+    median = np.nanmedian(melody)
+    assert matching.register_shift(melody, 200.0, 500.0, "semitones", 2 * median) == 12.0
+    assert matching.register_shift(np.full(4, np.nan), 200.0, 500.0, "octaves", 300.0) == 0.0  # unvoiced content
+
+
+def test_candidates_keep_pitch_and_fall_back_to_the_nearest():
+    dictionary_f0 = torch.tensor([100.0, 200.0, float("nan"), 203.0, 100.0])
+    unshifted = torch.tensor([True, True, True, False, False])
+    allowed = matching.candidates(torch.tensor([200.0, 150.0, float("nan")]), dictionary_f0, unshifted, 50.0)
+    assert allowed[0].tolist() == [False, True, False, True, False]  # 200 Hz: 200 and 203 (26 cents)
+    # 150 Hz: nothing within 50 cents; the nearest (200 Hz, 498 cents) and what is within 50 cents of it
+    assert allowed[1].tolist() == [False, True, False, True, False]
+    assert allowed[2].tolist() == unshifted.tolist()  # unvoiced: the unshifted style
+
+
+def test_diagonal_mean_matches_a_direct_sum():
+    similarity = torch.rand(7, 2 * 5)
+    smoothed = matching.diagonal_mean(similarity, copies=2, width=2)
+    grid = similarity.reshape(7, 2, 5)
+    for t, copy, j in [(0, 0, 0), (3, 1, 2), (6, 1, 4), (4, 0, 1)]:
+        terms = [grid[t + d, copy, j + d] for d in range(-2, 3) if 0 <= t + d < 7 and 0 <= j + d < 5]
+        assert smoothed.reshape(7, 2, 5)[t, copy, j] == pytest.approx(float(sum(terms) / len(terms)))
+    assert torch.equal(matching.diagonal_mean(similarity, 2, 0), similarity)
+
+
+def test_loudness_one_keeps_the_contents_frame_energies_zero_takes_the_styles_distribution():
+    content = unit_mel(harmonic(0.6, SR) * np.linspace(0.05, 1.0, int(0.6 * SR), dtype=np.float32))
+    style = unit_mel(harmonic(0.6, SR, f0=300.0) * np.geomspace(1.0, 0.01, int(0.6 * SR), dtype=np.float32))
+    output = style[:, : content.shape[1]].clone()
+    kept = matching.follow_loudness(output, content, style, 1.0)
+    torch.testing.assert_close(matching.frame_energy_db(kept), matching.frame_energy_db(content), atol=1e-3, rtol=0)
+    mapped = matching.frame_energy_db(matching.follow_loudness(output, content, style, 0.0))
+    rising = matching.frame_energy_db(content).argsort()
+    assert (mapped[rising].diff() > -1e-3).all()  # the content's loudness order is kept
+    torch.testing.assert_close(mapped.sort().values, matching.frame_energy_db(style)[: len(mapped)].sort().values,
+                               atol=0.5, rtol=0)  # fmt: skip
+
+
+def test_matching_a_clip_against_itself_gives_it_back():
+    audio = harmonic(0.8, SR, f0=180.0, vibrato=0.02)
+    mel = unit_mel(audio)
+    f0 = np.full(mel.shape[1], 180.0, dtype=np.float32)
+    options = MatchingOptions(k=1, continuity=0, shape_db=0.0, loudness=1.0, max_shift=2)
+    output = matching.feature_matching(mel, mel, f0, f0, small_cnn(), HIFIGAN, options)
+    torch.testing.assert_close(output, mel, atol=1e-4, rtol=0)
+
+
+def test_knn_transfer_keeps_the_content_pitch_and_takes_the_style_spectrum():
+    # content: a 200 Hz tone with few partials; style: a 300 Hz tone with many bright partials
+    content_audio = harmonic(1.0, SR, f0=200.0, partials=3)
+    style_audio = harmonic(1.0, SR, f0=300.0, partials=30)
+    content, style = unit_mel(content_audio), unit_mel(style_audio)
+    content_f0 = np.full(content.shape[1], 200.0, dtype=np.float32)
+    style_f0 = np.full(style.shape[1], 300.0, dtype=np.float32)
+    backbone = small_cnn()
+    options = TransferOptions(transpose="none")
+    result = matched_transfer(content.numpy(), style.numpy(), content_f0, style_f0,
+                              style_targets(backbone, style), backbone, HIFIGAN, options, progress=False)  # fmt: skip
+    assert result.unit_mel.shape == tuple(content.shape) and [row["step"] for row in result.history] == [0]
+    # the style shifted down 7 semitones to 200 Hz is what the output is made of: its upper partials are there
+    reference = matching.pitch_shift(style, HIFIGAN, [-7])[0]
+    band_means = {name: torch.as_tensor(m).mean(dim=1) for name, m in
+                  (("out", result.unit_mel), ("content", content), ("ref", reference))}  # fmt: skip
+    high = slice(40, 80)
+    to_ref = (band_means["out"][high] - band_means["ref"][high]).abs().mean()
+    to_content = (band_means["out"][high] - band_means["content"][high]).abs().mean()
+    assert to_ref < 0.5 * to_content
+    # the lowest partial sits where the content's does (200 Hz), not at the style's 300 Hz
+    peak = {name: int(torch.as_tensor(m)[:20].mean(dim=1).argmax()) for name, m in
+            (("out", result.unit_mel), ("content", content), ("style", style))}  # fmt: skip
+    assert abs(peak["out"] - peak["content"]) <= 1 and abs(peak["out"] - peak["style"]) >= 2
+
+
+def test_matching_in_blocks_equals_matching_the_whole_clip(monkeypatch):
+    # the long-clip path: blocks with context give the frames the whole-clip features would
+    content = unit_mel(harmonic(1.5, SR, f0=150.0, vibrato=0.05))
+    style = unit_mel(harmonic(1.0, SR, f0=220.0, partials=20, vibrato=0.02))
+    content_f0 = np.full(content.shape[1], 150.0, dtype=np.float32)
+    style_f0 = np.full(style.shape[1], 220.0, dtype=np.float32)
+    options = MatchingOptions(max_shift=7)
+    whole = matching.feature_matching(content, style, content_f0, style_f0, small_cnn(), HIFIGAN, options)
+    monkeypatch.setattr(matching, "MATCH_BLOCK", 17)
+    blocks = matching.feature_matching(content, style, content_f0, style_f0, small_cnn(), HIFIGAN, options)
+    torch.testing.assert_close(blocks, whole, atol=1e-5, rtol=0)

@@ -1,0 +1,211 @@
+"""Feature-matching transfer: every content frame is rebuilt from its nearest style frames (as kNN-VC does).
+
+kNN-VC (Baas, van Niekerk & Kamper 2023) replaces each source frame's features by the mean of its k nearest
+reference frames. Here the features are a backbone's (:meth:`~workflow_scripts.backbones.Backbone.frame_features`)
+and the frames are mel frames, so the result is a mel made of the style's own spectra. Matching alone would also
+take the style's pitch (a frame is nearest to style frames at a similar pitch, and a style rarely holds every
+note of the content), so it is pitch-constrained:
+
+1. **Dictionary.** The style mel is pitch-shifted by every whole semitone in ``-max_shift .. +max_shift``
+   (mel -> magnitude by NNLS, frequency axis scaled, back to mel); each copy's frames carry the style's F0 times
+   the shift.
+2. **Register.** The content's F0 is transposed by whole octaves (or semitones) towards the style's register:
+   the octave that puts most voiced content frames inside the dictionary's pitch range.
+3. **Matching.** A voiced content frame may only match dictionary frames within ``tolerance_cents`` of its
+   (transposed) F0, or the nearest available pitch when none is that close; an unvoiced frame matches the
+   unshifted style. Among those, the ``k`` frames of highest cosine similarity win, the similarity averaged over
+   ``continuity`` frames along each diagonal (Driedger et al.'s "Let it Bee" continuity: runs of consecutive style
+   frames beat isolated ones). The output frame is the mean of the ``k`` frames (unit-scale mel).
+4. **Spectral shape.** A smooth per-band gain (at most ``shape_db``) moves the output's long-term spectrum to the
+   style's.
+5. **Loudness.** Each frame's energy is set to ``loudness`` x the content's energy (dB) plus ``1 - loudness`` x
+   the style energy at the same quantile: 1 keeps the content's dynamics, 0 maps them onto the style's.
+
+Content frames are processed in blocks (features computed with :data:`FEATURE_CONTEXT` frames of context), so
+memory does not grow with the content's length beyond the mels themselves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.fft
+import torch
+import torch.nn.functional as F
+
+from workflow_scripts.backbones import Backbone
+from workflow_scripts.conventions import UNIT_DB_RANGE, MelConvention, mel_to_magnitude
+from workflow_scripts.options import MatchingOptions
+
+# Content frames matched together (memory: block x dictionary frames similarities).
+MATCH_BLOCK = 512
+# Frames of context on each side of a block when its features are computed, so that a backbone's receptive field
+# (the random CNN's kernel, a pooling window) sees the same neighbours as on the whole clip.
+FEATURE_CONTEXT = 32
+# Iterations of the mel -> magnitude least squares behind the pitch shifts.
+SHIFT_NNLS_ITERATIONS = 100
+# DCT coefficients of the spectral-shape gain: smooth across bands, so it changes timbre, not individual partials.
+SHAPE_COEFFICIENTS = 6
+
+
+def pitch_shift(unit_mel: torch.Tensor, convention: MelConvention, semitones: list[int]) -> torch.Tensor:
+    """Copies of a unit-scale mel shifted by each of ``semitones``, ``(len(semitones), n_mels, frames)``.
+
+    The mel is turned into a linear magnitude (NNLS), its frequency axis scaled by ``2 ** (s / 12)`` (linear
+    interpolation between bins, nothing above Nyquist) and projected back onto the mel filterbank. Shift 0 is the
+    input itself, untouched.
+    """
+    magnitude = mel_to_magnitude(convention.to_mel(convention.from_unit(unit_mel)), convention, SHIFT_NNLS_ITERATIONS)
+    bins = magnitude.shape[0]
+    basis = convention.mel_basis(unit_mel.device)
+    copies = []
+    for shift in semitones:
+        if shift == 0:
+            copies.append(unit_mel)
+            continue
+        source = torch.arange(bins, device=unit_mel.device, dtype=torch.float32) / 2.0 ** (shift / 12.0)
+        low = source.floor().long().clamp(max=bins - 1)
+        weight = (source - low)[:, None]
+        high = (low + 1).clamp(max=bins - 1)
+        shifted = (1.0 - weight) * magnitude[low] + weight * magnitude[high]
+        copies.append(convention.to_unit(convention.compression.compress(basis @ shifted)))
+    return torch.stack(copies)
+
+
+def register_shift(content_f0: np.ndarray, low_hz: float, high_hz: float, mode: str, style_median: float) -> float:
+    """Semitones by which to transpose the content's F0 (NaN = unvoiced) towards the style's register.
+
+    ``octaves``: the whole number of octaves that puts most voiced content frames inside ``low_hz .. high_hz``
+    (ties: the one nearest the style's median); ``semitones``: the whole semitones from the content's median F0
+    to ``style_median``; ``none``: 0. Returns 0 when either clip has no voiced frames.
+    """
+    voiced = content_f0[np.isfinite(content_f0)]
+    if mode == "none" or voiced.size == 0 or not np.isfinite(style_median):
+        return 0.0
+    towards = 12.0 * np.log2(style_median / np.median(voiced))
+    if mode == "semitones":
+        return float(np.round(towards))
+    octaves = np.arange(-4, 5)
+    coverage = [np.mean((voiced * 2.0**o >= low_hz) & (voiced * 2.0**o <= high_hz)) for o in octaves]
+    best = max(zip(coverage, -np.abs(12.0 * octaves - towards), octaves, strict=True))
+    return float(12 * best[2])
+
+
+def candidates(target_f0: torch.Tensor, dictionary_f0: torch.Tensor, unshifted: torch.Tensor, tolerance: float):
+    """Boolean ``(frames, dictionary)``: which dictionary frames each content frame may match (module docstring)."""
+    cents = 1200.0 * torch.abs(torch.log2(target_f0[:, None] / dictionary_f0[None, :]))
+    cents = torch.nan_to_num(cents, nan=float("inf"))
+    nearest = cents.min(dim=1, keepdim=True).values
+    allowed = cents <= nearest + tolerance
+    voiced = torch.isfinite(target_f0)[:, None] & torch.isfinite(nearest)
+    return torch.where(voiced, allowed, unshifted[None, :].expand_as(allowed))
+
+
+def diagonal_mean(similarity: torch.Tensor, copies: int, width: int) -> torch.Tensor:
+    """Mean of ``similarity[t + d, j + d]`` over ``|d| <= width``, within each dictionary copy (zero padded,
+    divided by the number of terms present). ``similarity`` is ``(frames, copies * style_frames)``."""
+    if width == 0:
+        return similarity
+    frames = similarity.shape[0]
+    grid = similarity.reshape(frames, copies, -1)
+    total, count = torch.zeros_like(grid), torch.zeros_like(grid)
+    style_frames = grid.shape[2]
+    for d in range(-width, width + 1):
+        t0, t1 = max(0, -d), min(frames, frames - d)
+        j0, j1 = max(0, -d), min(style_frames, style_frames - d)
+        if t1 > t0 and j1 > j0:
+            total[t0:t1, :, j0:j1] += grid[t0 + d : t1 + d, :, j0 + d : j1 + d]
+            count[t0:t1, :, j0:j1] += 1.0
+    return (total / count.clamp(min=1.0)).reshape(frames, -1)
+
+
+def frame_energy_db(unit_mel: torch.Tensor) -> torch.Tensor:
+    """Energy of each frame in dB: ``10 log10`` of the mean mel power (as the metrics' envelope)."""
+    db = unit_mel * UNIT_DB_RANGE
+    return 10.0 * torch.log10(torch.mean(10.0 ** (db / 10.0), dim=0))
+
+
+def quantile_map(values: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Each value replaced by the ``reference`` value at the same quantile (rank order kept)."""
+    ranks = torch.argsort(torch.argsort(values)).to(reference.dtype) / max(len(values) - 1, 1)
+    return torch.quantile(reference, ranks)
+
+
+def spectral_shape_gain(output: torch.Tensor, style: torch.Tensor, limit_db: float) -> torch.Tensor:
+    """Smooth per-band gain (unit scale, ``(n_mels, 1)``) moving the output's band means towards the style's."""
+    difference = (style.mean(dim=1) - style.mean()) - (output.mean(dim=1) - output.mean())
+    coefficients = scipy.fft.dct(difference.cpu().numpy(), norm="ortho")
+    coefficients[SHAPE_COEFFICIENTS:] = 0.0
+    smooth = torch.from_numpy(scipy.fft.idct(coefficients, norm="ortho")).to(output)
+    return smooth.clamp(-limit_db / UNIT_DB_RANGE, limit_db / UNIT_DB_RANGE)[:, None]
+
+
+def feature_matching(
+    content: torch.Tensor,
+    style: torch.Tensor,
+    content_f0: np.ndarray,
+    style_f0: np.ndarray,
+    backbone: Backbone,
+    convention: MelConvention,
+    options: MatchingOptions,
+) -> torch.Tensor:
+    """Unit-scale mel with ``content``'s shape, rebuilt from ``style``'s frames (module docstring).
+
+    Args:
+        content, style: unit-scale mels ``(n_mels, frames)`` on the backbone's device.
+        content_f0, style_f0: F0 per mel frame in Hz, NaN where unvoiced (:mod:`workflow_scripts.pitch`).
+        backbone: gives the features frames are matched by.
+        convention: the mels' convention (for the pitch shifts).
+        options: matching options.
+    """
+    device = content.device
+    semitones = list(range(-options.max_shift, options.max_shift + 1))
+    dictionary = pitch_shift(style, convention, semitones)  # (copies, n_mels, style_frames)
+    copies, _, style_frames = dictionary.shape
+    with torch.no_grad():
+        dictionary_features = F.normalize(
+            torch.cat([backbone.frame_features(copy) for copy in dictionary], dim=1), dim=0
+        )
+    style_f0_t = torch.as_tensor(style_f0, dtype=torch.float32, device=device)
+    ratios = 2.0 ** (torch.tensor(semitones, dtype=torch.float32, device=device) / 12.0)
+    dictionary_f0 = (ratios[:, None] * style_f0_t[None, :]).reshape(-1)
+    voiced_style = style_f0[np.isfinite(style_f0)]
+    low, high = (
+        (np.percentile(voiced_style, 5) / 2 ** (options.max_shift / 12),
+         np.percentile(voiced_style, 95) * 2 ** (options.max_shift / 12))
+        if voiced_style.size else (np.nan, np.nan)
+    )  # fmt: skip
+    style_median = float(np.median(voiced_style)) if voiced_style.size else float("nan")
+    shift = register_shift(content_f0, low, high, options.transpose, style_median)
+    target_f0 = torch.as_tensor(content_f0, dtype=torch.float32, device=device) * 2.0 ** (shift / 12.0)
+    unshifted = torch.zeros(copies * style_frames, dtype=torch.bool, device=device)
+    zero = semitones.index(0)
+    unshifted[zero * style_frames : (zero + 1) * style_frames] = True
+
+    k = min(options.k, copies * style_frames)
+    frames = content.shape[1]
+    halo = options.continuity
+    flat_dictionary = dictionary.permute(1, 0, 2).reshape(dictionary.shape[1], -1)
+    output = torch.empty_like(content)
+    for start in range(0, frames, MATCH_BLOCK):
+        stop = min(start + MATCH_BLOCK, frames)
+        lo, hi = max(0, start - halo), min(frames, stop + halo)
+        with torch.no_grad():
+            context_lo, context_hi = max(0, lo - FEATURE_CONTEXT), min(frames, hi + FEATURE_CONTEXT)
+            features = backbone.frame_features(content[:, context_lo:context_hi])[:, lo - context_lo : hi - context_lo]
+        similarity = diagonal_mean(F.normalize(features, dim=0).T @ dictionary_features, copies, halo)
+        similarity = similarity[start - lo : stop - lo]
+        allowed = candidates(target_f0[start:stop], dictionary_f0, unshifted, options.tolerance_cents)
+        chosen = similarity.masked_fill(~allowed, -float("inf")).topk(k, dim=1).indices
+        output[:, start:stop] = flat_dictionary[:, chosen].mean(dim=2)
+
+    if options.shape_db > 0:
+        output = output + spectral_shape_gain(output, style, options.shape_db)
+    return follow_loudness(output, content, style, options.loudness)
+
+
+def follow_loudness(output: torch.Tensor, content: torch.Tensor, style: torch.Tensor, loudness: float) -> torch.Tensor:
+    """``output`` with each frame's energy set to ``loudness`` x the content's (dB) plus ``1 - loudness`` x the
+    style's energy at the same quantile (all unit-scale mels)."""
+    content_energy = frame_energy_db(content)
+    target = loudness * content_energy + (1.0 - loudness) * quantile_map(content_energy, frame_energy_db(style))
+    return output + ((target - frame_energy_db(output)) / UNIT_DB_RANGE)[None, :]
