@@ -21,20 +21,24 @@ SECTIONS = {
     "evaluation": evaluation.run,
     "long_clips": long_clips.run,
     "quality": quality.run,
+    "quality_levers": quality.run_levers,
     "batching": batching.run,
     "gpu": gpu.run,
 }
+# Parts of a section, run only when named: long_clips runs both
+PARTS = {"long_transfer": long_clips.run_transfer, "long_vocoders": long_clips.run_vocoders}
 
 
 def main(argv: list[str]) -> None:
     selected = argv or list(SECTIONS)
-    unknown = sorted(set(selected) - set(SECTIONS))
+    known = {**SECTIONS, **PARTS}
+    unknown = sorted(set(selected) - set(known))
     if unknown:
-        sys.exit(f"unknown benchmark section {unknown[0]!r}; known: {', '.join(SECTIONS)}")
+        sys.exit(f"unknown benchmark section {unknown[0]!r}; known: {', '.join(known)}")
     print(f"# Benchmarks on {platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, CUDA {'yes' if torch.cuda.is_available() else 'no'}")  # fmt: skip
     for name in selected:
-        SECTIONS[name]()
+        known[name]()
 
 
 if __name__ == "__main__":

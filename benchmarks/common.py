@@ -62,8 +62,27 @@ def timed(function: Callable[[], Any], repeat: int = 1, device: torch.device | s
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (MiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process so far (MiB).
+
+    On Linux this is ``VmHWM``, the peak of this process's own address space. ``ru_maxrss`` is not used there: a
+    process started by fork and exec (as :func:`run_isolated` starts one) inherits its parent's peak in it.
+    """
+    peak = _proc_status_mb("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb() -> float | None:
+    """Resident memory of this process now (MiB); None where ``/proc`` does not say."""
+    return _proc_status_mb("VmRSS")
+
+
+def _proc_status_mb(field: str) -> float | None:
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    return None
 
 
 def run_isolated(function: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:

@@ -55,7 +55,7 @@ def project_loop_in_librosa_framing(magnitude: np.ndarray, iterations: int, seed
     """The project's iteration and seeds with librosa's transforms: isolates what the framing itself does."""
     return fast_griffin_lim(
         torch.from_numpy(magnitude),
-        random_phasors(torch.from_numpy(magnitude), seed),
+        random_phasors(torch.from_numpy(magnitude), torch.Generator().manual_seed(seed)),
         lambda audio: torch.from_numpy(librosa.stft(audio.numpy(), **LIBROSA_FRAMING)),
         lambda spec: torch.from_numpy(librosa.istft(spec.numpy(), **LIBROSA_FRAMING)),
         iterations,

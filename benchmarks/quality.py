@@ -6,15 +6,18 @@ one table per backbone x vocoder with the median and the worst pair of every met
 issue against the default backbone with HiFi-GAN, and the per-pair rows of that combination. A spectrogram sheet
 per backbone x vocoder (content, style, stylised mel, rendered audio of every pair) is written beside the run.
 
-Usage: ``python -m benchmarks quality`` (``make bench quality``). ``QUALITY_VARIANTS=knn`` runs one variant.
+Usage: ``python -m benchmarks quality`` (``make bench quality``); ``QUALITY_VARIANTS=knn`` runs one variant.
+``make bench quality_levers`` changes one option of the default at a time (random_cnn + HiFi-GAN).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +35,36 @@ REPO = Path(__file__).resolve().parents[1]
 ROOT = Path("bench_out/quality")
 DEFAULT_BACKBONE, DEFAULT_VOCODER = "random_cnn", "hifigan"
 
-# What each variant changes in config.yaml's transfer options, and which backbones it runs.
-VARIANTS: dict[str, tuple[dict, tuple[str, ...]]] = {
-    "knn": ({}, tuple(BACKBONE_OPTIONS)),
-    "gatys": ({"method": "gatys"}, ("random_cnn",)),
+
+@dataclass(frozen=True)
+class Variant:
+    """A run of the pipeline: what it changes in config.yaml's transfer options, its backbones (name: options)
+    and its vocoders."""
+
+    transfer: dict
+    backbones: dict
+    vocoders: tuple[str, ...] = ("griffinlim", "hifigan")
+
+
+RANDOM_CNN = {"random_cnn": {}}
+VARIANTS = {
+    "knn": Variant({}, {name: {} for name in BACKBONE_OPTIONS}),
+    "gatys": Variant({"method": "gatys"}, RANDOM_CNN),
 }
+# One lever of the default changed at a time (random_cnn + HiFi-GAN): what each step of the method is worth.
+LEVERS = {
+    "knn k 1": Variant({"k": 1}, RANDOM_CNN, ("hifigan",)),
+    "knn continuity 0": Variant({"continuity": 0}, RANDOM_CNN, ("hifigan",)),
+    "knn shape_db 0": Variant({"shape_db": 0.0}, RANDOM_CNN, ("hifigan",)),
+    "knn loudness 1 (content)": Variant({"loudness": 1.0}, RANDOM_CNN, ("hifigan",)),
+    "knn loudness 0 (style)": Variant({"loudness": 0.0}, RANDOM_CNN, ("hifigan",)),
+    "knn max_shift 0 (no pitch shifts)": Variant({"max_shift": 0}, RANDOM_CNN, ("hifigan",)),
+    "knn transpose semitones": Variant({"transpose": "semitones"}, RANDOM_CNN, ("hifigan",)),
+    "knn refine_steps 20": Variant({"refine_steps": 20}, RANDOM_CNN, ("hifigan",)),
+    "gatys style_weight 30": Variant({"method": "gatys"}, {"random_cnn": {"style_weight": 30.0}}, ("hifigan",)),
+}
+# Stages every variant shares (they do not depend on transfer options): copied from the knn run when present.
+SHARED_STAGES = ("synth", "trimmed", "resampled", "mel", "pitch")
 
 # (column, better direction, label); "worst" is the minimum for higher-is-better columns, else the maximum.
 SUMMARY = (
@@ -68,25 +96,29 @@ def clip_entry(clip: BenchClip, path: Path) -> dict:
     return {"id": clip.id, "path": str(path.resolve()), "kind": clip.kind, "vad": trim}
 
 
-def config_for(paths: dict[str, Path], transfer: dict, backbones: tuple[str, ...]) -> dict:
+def config_for(paths: dict[str, Path], variant: Variant) -> dict:
     base = yaml.safe_load((REPO / "config.yaml").read_text())
     return {
         "clips": [clip_entry(clip, paths[clip.id]) for clip in CLIPS],
         "pairs": [{"content": p.content, "style": p.style} for p in PAIRS],
         "trim": base.get("trim", {}),
         "normalise": base.get("normalise", {}),
-        "transfer": {**base.get("transfer", {}), **transfer},
-        "backbones": {name: {"weights": "random"} for name in backbones},
-        "vocoders": {"griffinlim": {"convention": "hifigan"}, "hifigan": {}},
+        "transfer": {**base.get("transfer", {}), **variant.transfer},
+        "backbones": {name: {"weights": "random", **options} for name, options in variant.backbones.items()},
+        "vocoders": {name: {"griffinlim": {"convention": "hifigan"}, "hifigan": {}}[name] for name in variant.vocoders},
         "device": base.get("device", "auto"),
         "threads": base.get("threads", 2),
     }
 
 
-def run_variant(name: str, transfer: dict, backbones: tuple[str, ...], paths: dict[str, Path]) -> pd.DataFrame:
-    workdir = ROOT / name
+def run_variant(name: str, variant: Variant, paths: dict[str, Path]) -> pd.DataFrame:
+    workdir = ROOT / name.replace(" ", "_")
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config_for(paths, transfer, backbones), sort_keys=False))
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config_for(paths, variant), sort_keys=False))
+    for stage in SHARED_STAGES:
+        source, target = ROOT / "knn/results" / stage, workdir / "results" / stage
+        if source.is_dir() and source != target and not target.exists():
+            shutil.copytree(source, target)
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
                str(workdir), "--cores", str(len(os.sched_getaffinity(0))), "--quiet", "rules"]  # fmt: skip
     print(f"\n# quality variant {name}: {' '.join(command)}", flush=True)
@@ -171,15 +203,31 @@ def run() -> None:
     paths = build(ROOT / "corpus")
     selected = os.environ.get("QUALITY_VARIANTS", ",".join(VARIANTS)).split(",")
     for name in selected:
-        transfer, backbones = VARIANTS[name]
-        table = run_variant(name, transfer, backbones, paths)
-        print_table(f"Quality, variant {name} ({transfer or 'config.yaml'}): {len(PAIRS)} real-recording pairs, "
-                    "median and worst pair per backbone x vocoder", summary_rows(table))  # fmt: skip
+        variant = VARIANTS[name]
+        table = run_variant(name, variant, paths)
+        print_table(f"Quality, variant {name} ({variant.transfer or 'config.yaml'}): {len(PAIRS)} real-recording "
+                    "pairs, median and worst pair per backbone x vocoder", summary_rows(table))  # fmt: skip
         default = table[(table["backbone"] == DEFAULT_BACKBONE) & (table["vocoder"] == DEFAULT_VOCODER)]
         print_table(f"Quality targets, variant {name}, {DEFAULT_BACKBONE} + {DEFAULT_VOCODER}", target_rows(default))
         print_table(f"Per pair, variant {name}, {DEFAULT_BACKBONE} + {DEFAULT_VOCODER}", pair_rows(default))
-        for backbone in backbones:
-            for vocoder in ("griffinlim", "hifigan"):
+        for backbone in variant.backbones:
+            for vocoder in variant.vocoders:
                 sheet = ROOT / f"sheet_{name}_{backbone}_{vocoder}.png"
                 spectrogram_sheet(ROOT / name, backbone, vocoder, sheet)
         print(f"\nspectrogram sheets: {ROOT}/sheet_{name}_*.png")
+
+
+def run_levers() -> None:
+    """One lever of the default changed at a time; one row per variant, medians (worst pair in brackets)."""
+    paths = build(ROOT / "corpus")
+    rows = []
+    for name, variant in {"knn (default)": VARIANTS["knn"], **LEVERS}.items():
+        table = run_variant("knn" if name == "knn (default)" else name, variant, paths)
+        table = table[(table["backbone"] == DEFAULT_BACKBONE) & (table["vocoder"] == DEFAULT_VOCODER)]
+        row = {"variant": name}
+        for label, column, applies, _, _ in TARGETS:
+            values = table.loc[applies(table), column]
+            row[label.split(":")[-1].strip()] = f"{values.median():.3f} ({values.min():.3f})" if len(values) else ""
+        rows.append(row)
+    print_table(f"Levers: one option of the knn default changed at a time, {DEFAULT_BACKBONE} + {DEFAULT_VOCODER}, "
+                f"{len(PAIRS)} pairs; median (worst pair)", rows)  # fmt: skip

@@ -112,8 +112,8 @@ def evaluation_inputs(wildcards):
     convention = vocoder_convention(wildcards)
     stylised = stylised_stem(wildcards)
     return {
-        "stylised": stylised + ".npy",
-        "transfer_summary": stylised + ".json",
+        "stylised": f"{stylised}.npy",
+        "transfer_summary": f"{stylised}.json",
         "content": resampled_for(convention, wildcards.content),
         "style": resampled_for(convention, wildcards.style),
         "content_f0": PATTERNS["pitch"].format(
@@ -143,3 +143,39 @@ def per_output(pattern):
 
 def all_rows():
     return per_output(PATTERNS["row"])
+
+
+# transfer.batch_pairs > 0: one transfer job per style (rules/transfer.smk)
+def contents_by_style(pairs):
+    """The contents paired with each style, in pair order."""
+    contents = {}
+    for content, style in pairs:
+        contents.setdefault(style, []).append(content)
+    return contents
+
+
+STYLE_CONTENTS = contents_by_style(PIPELINE.pairs)
+
+
+def batch_inputs(wildcards):
+    """Every input of a style's batch: its contents' mels (and, for knn, their F0 and the style's mel and F0)."""
+    contents = STYLE_CONTENTS[wildcards.style]
+    inputs = {
+        "contents": [
+            PATTERNS["mel"].format(convention=wildcards.convention, clip=c)
+            for c in contents
+        ],
+        "style_stats": PATTERNS["style_stats"].format(**wildcards),
+    }
+    if PIPELINE.transfer.method == "knn":
+        inputs["content_f0s"] = [
+            PATTERNS["pitch"].format(convention=wildcards.convention, clip=c)
+            for c in contents
+        ]
+        inputs["style"] = PATTERNS["mel"].format(
+            convention=wildcards.convention, clip=wildcards.style
+        )
+        inputs["style_f0"] = PATTERNS["pitch"].format(
+            convention=wildcards.convention, clip=wildcards.style
+        )
+    return inputs

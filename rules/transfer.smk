@@ -20,41 +20,6 @@ TRANSFER_PARAMS = {
 }
 
 
-def contents_by_style(pairs):
-    """The contents paired with each style, in pair order."""
-    contents = {}
-    for content, style in pairs:
-        contents.setdefault(style, []).append(content)
-    return contents
-
-
-STYLE_CONTENTS = contents_by_style(PIPELINE.pairs)
-
-
-def batch_inputs(wildcards):
-    """Every input of a style's batch: its contents' mels (and, for knn, their F0 and the style's mel and F0)."""
-    contents = STYLE_CONTENTS[wildcards.style]
-    inputs = {
-        "contents": [
-            PATTERNS["mel"].format(convention=wildcards.convention, clip=c)
-            for c in contents
-        ],
-        "style_stats": PATTERNS["style_stats"].format(**wildcards),
-    }
-    if PIPELINE.transfer.method == "knn":
-        inputs["content_f0s"] = [
-            PATTERNS["pitch"].format(convention=wildcards.convention, clip=c)
-            for c in contents
-        ]
-        inputs["style"] = PATTERNS["mel"].format(
-            convention=wildcards.convention, clip=wildcards.style
-        )
-        inputs["style_f0"] = PATTERNS["pitch"].format(
-            convention=wildcards.convention, clip=wildcards.style
-        )
-    return inputs
-
-
 if PIPELINE.transfer.batch_pairs:
 
     rule transfer:

@@ -54,7 +54,7 @@ def test_bfloat16_objective_and_gradient_agree_with_float32(kind, melody_and_sty
         total = objective(x)[0]
         assert total.dtype == torch.float32  # losses stay float32 whatever the precision
         (gradient,) = torch.autograd.grad(total, x)
-        values[precision] = (float(total), gradient.flatten())
+        values[precision] = (float(total.detach()), gradient.flatten())
     (total32, gradient32), (total16, gradient16) = values["float32"], values["bfloat16"]
     assert abs(total16 - total32) / total32 < BF16_TOTAL_RELATIVE
     assert float(torch.nn.functional.cosine_similarity(gradient32, gradient16, dim=0)) > BF16_GRADIENT_COSINE

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from workflow_scripts.chunking import transposed_conv_reach
 from workflow_scripts.errors import InputError
 from workflow_scripts.options import BUNDLED_HIFIGAN_CHECKPOINTS
 
@@ -117,6 +118,20 @@ class Generator(nn.Module):
             x = sum(block(x) for block in blocks) / self.kernels_per_stage
         # jik876 uses leaky_relu's default slope (0.01) here, not LRELU_SLOPE
         return torch.tanh(self.conv_post(F.leaky_relu(x)))
+
+    def context_frames(self) -> int:
+        """Half-width of the receptive field in mel frames: an output sample depends on the frames up to this many
+        before and after the frame it lies in. A chunk of mel given this much context on each side renders the
+        samples of its own frames exactly as the whole clip would."""
+        # every convolution pads to keep its length ("same", symmetric), so its padding is its reach either side
+        reach = self.conv_post.padding[0]
+        for stage in reversed(range(len(self.ups))):
+            blocks = self.resblocks[stage * self.kernels_per_stage : (stage + 1) * self.kernels_per_stage]
+            # parallel blocks: the widest one counts; within a block the convolutions run in sequence
+            reach += max(sum(conv.padding[0] for conv in (*block.convs1, *block.convs2)) for block in blocks)
+            up = self.ups[stage]
+            reach = transposed_conv_reach(reach, up.kernel_size[0], up.stride[0], up.padding[0])
+        return reach + self.conv_pre.padding[0]
 
 
 def fold_weight_norm(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

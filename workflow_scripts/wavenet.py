@@ -5,10 +5,12 @@ mixture-of-logistics checkpoint (:data:`R9Y9_20180510`). Its own ``incremental_f
 a time with batch 1, which on a CPU is bound by reading the ~100 MB of weights per sample (about 93 samples/s).
 :class:`FastWaveNet` produces the same per-step computation with the same weights, but:
 
-- the utterance is cut into overlapping chunks that are generated together as one batch, so each weight read
+- the utterance is cut into overlapping chunks that are generated side by side as a batch, so each weight read
   serves many samples (matrix-matrix instead of matrix-vector products); a chunk starts ``receptive_field`` samples
   early so its state is its own by the time its output is kept, and neighbours are cross-faded over ``fade``
-  samples (:func:`plan_chunks`, :func:`stitch`);
+  samples (:mod:`workflow_scripts.chunking`);
+- at most ``batch`` chunks run at once, each upsampling only the conditioning it needs, so memory does not grow
+  with the utterance; every chunk samples from its own seeded stream, so the audio does not depend on ``batch``;
 - each layer's dilated taps are one matrix over the concatenated past inputs, kept in one preallocated ring buffer
   for all layers; the conditioning projections of all layers are one matrix product per step; the legacy
   ``sqrt(0.5)`` skip scaling is folded into the skip weights, which are applied once per step for all layers;
@@ -17,10 +19,10 @@ a time with batch 1, which on a CPU is bound by reading the ~100 MB of weights p
 
 from __future__ import annotations
 
-import itertools
 import math
 import pickle
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 from wavenet_vocoder import WaveNet
 
+from workflow_scripts.chunking import place_chunk, plan_chunks, transposed_conv_reach
 from workflow_scripts.errors import InputError
 
 # presets/ljspeech_mixture.json of r9y9/wavenet_vocoder at the 20180510 checkpoint (raw audio, 10 logistics).
@@ -86,62 +89,25 @@ def load_wavenet(path: str | Path, device: torch.device | str = "cpu", **overrid
     return model.eval().requires_grad_(False).to(device)
 
 
-@dataclass(frozen=True)
-class Chunk:
-    """One batch row: generated over ``[start, start + length)``; its output is kept from ``keep`` to ``end``."""
-
-    start: int
-    keep: int
-    end: int
-
-
-def plan_chunks(total: int, chunk: int, warmup: int, fade: int) -> tuple[list[Chunk], int]:
-    """Split ``total`` samples into chunks of about ``chunk`` kept samples, all generated for the same length.
-
-    Chunk ``i`` keeps ``[b_i - fade, b_{i+1})`` (the first chunk from 0) and starts at least ``warmup`` samples
-    before that, so its output there no longer depends on its zero initial state. Returns the chunks and the
-    common length.
-    """
-    count = max(1, math.ceil(total / chunk))
-    fade = min(fade, total // count)  # every kept span must hold a whole fade
-    bounds = [round(i * total / count) for i in range(count + 1)]
-    length = min(total, max(b - a for a, b in itertools.pairwise(bounds)) + warmup + fade)
-    chunks = []
-    for begin, end in itertools.pairwise(bounds):
-        keep = max(begin - fade, 0)
-        start = min(max(keep - warmup, 0), total - length)
-        chunks.append(Chunk(start, keep, end))
-    return chunks, length
-
-
-def stitch(outputs: torch.Tensor, chunks: list[Chunk], total: int) -> torch.Tensor:
-    """Join chunk outputs ``(chunks, length)``: equal-power cross-fade (the chunks are uncorrelated) on overlaps."""
-    audio = torch.zeros(total, dtype=outputs.dtype, device=outputs.device)
-    for index, (row, chunk) in enumerate(zip(outputs, chunks, strict=True)):
-        kept = row[chunk.keep - chunk.start : chunk.end - chunk.start].clone()
-        if index > 0:
-            fade = chunks[index - 1].end - chunk.keep
-            ramp = (torch.arange(fade, device=outputs.device, dtype=outputs.dtype) + 0.5) / fade
-            kept[:fade] *= torch.sin(0.5 * torch.pi * ramp)
-            audio[chunk.keep : chunk.keep + fade] *= torch.cos(0.5 * torch.pi * ramp)
-        audio[chunk.keep : chunk.end] += kept
-    return audio
-
-
-def sample_mixture(params: torch.Tensor, generator: torch.Generator, log_scale_min: float) -> torch.Tensor:
+def sample_mixture(params: torch.Tensor, uniforms: torch.Tensor, log_scale_min: float) -> torch.Tensor:
     """One sample per row from a mixture of logistics ``(batch, 3 * mixtures)`` (logits, means, log scales),
-    clipped to [-1, 1], as r9y9's ``sample_from_discretized_mix_logistic``."""
+    clipped to [-1, 1], as r9y9's ``sample_from_discretized_mix_logistic``.
+
+    ``uniforms`` ``(batch, mixtures + 1)`` are draws in [0, 1): the first ``mixtures`` pick the component
+    (Gumbel-max), the last draws from it.
+    """
     logits, means, log_scales = params.chunk(3, dim=1)
-    gumbel = -torch.log(-torch.log(_uniform(logits, generator)))
-    choice = (logits + gumbel).argmax(dim=1, keepdim=True)
+    u = uniforms * (1 - 2e-5) + 1e-5  # keeps both logarithms finite
+    choice = (logits - torch.log(-torch.log(u[:, :-1]))).argmax(dim=1, keepdim=True)
     mean = means.gather(1, choice).squeeze(1)
     log_scale = torch.clamp(log_scales.gather(1, choice).squeeze(1), min=log_scale_min)
-    u = _uniform(mean, generator)
-    return torch.clamp(mean + torch.exp(log_scale) * (torch.log(u) - torch.log1p(-u)), -1.0, 1.0)
+    draw = u[:, -1]
+    return torch.clamp(mean + torch.exp(log_scale) * (torch.log(draw) - torch.log1p(-draw)), -1.0, 1.0)
 
 
-def _uniform(like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    return torch.rand(like.shape, generator=generator, device=like.device, dtype=like.dtype) * (1 - 2e-5) + 1e-5
+def chunk_seed(seed: int, index: int) -> int:
+    """Seed of chunk ``index``'s sampling stream for the utterance seed ``seed`` (independent streams per chunk)."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
 class FastWaveNet:
@@ -162,6 +128,17 @@ class FastWaveNet:
             raise ValueError("FastWaveNet needs a scalar-input (raw / mixture) WaveNet with local conditioning")
         self.model = model
         self.receptive_field = int(model.receptive_field)
+        upsampling = [m for m in model.upsample_conv if not isinstance(m, torch.nn.ReLU)]
+        if not all(isinstance(m, torch.nn.ConvTranspose2d) for m in upsampling):
+            raise ValueError("FastWaveNet needs conditioning upsampled by transposed convolutions and ReLUs")
+        self.hop_length = math.prod(conv.stride[-1] for conv in upsampling)
+        # frames on each side of a sample's own frame that its conditioning depends on (0 for r9y9's upsampling,
+        # whose kernels equal their strides); the last axis is time
+        self.upsample_reach = 0
+        for conv in reversed(upsampling):
+            self.upsample_reach = transposed_conv_reach(
+                self.upsample_reach, conv.kernel_size[-1], conv.stride[-1], conv.padding[-1]
+            )
         layers = list(model.conv_layers)
         self.kernel = layers[0].conv.kernel_size[0]
         self.dilations = [layer.conv.dilation[0] for layer in layers]
@@ -203,6 +180,15 @@ class FastWaveNet:
                 c = module(c)
             return c.squeeze(1)
 
+    def upsample_span(self, features: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+        """Sample-rate conditioning ``(cin, stop - start)`` of samples ``[start, stop)`` of the utterance with
+        features ``(cin, frames)``, upsampling only the frames those samples depend on."""
+        first = max(start // self.hop_length - self.upsample_reach, 0)
+        last = min(-(-stop // self.hop_length) + self.upsample_reach, features.shape[-1])
+        conditioning = self.upsample(features[None, :, first:last].to(self.device))[0]
+        offset = first * self.hop_length
+        return conditioning[:, start - offset : stop - offset]
+
     def distribution(self, inputs: torch.Tensor, conditioning: torch.Tensor, progress: bool = False) -> torch.Tensor:
         """Teacher-forced output ``(batch, out_channels, steps)``: the distribution parameters at step ``t`` given
         ``inputs[:, :t + 1]`` and sample-rate ``conditioning[:, :, t]`` (what ``incremental_forward`` computes)."""
@@ -212,17 +198,28 @@ class FastWaveNet:
             return torch.stack([self._step(state, t, inputs[:, t]) for t in _progress(steps, state, progress)], 2)
 
     def generate(
-        self, conditioning: torch.Tensor, seed: int = 0, log_scale_min: float = LOG_SCALE_MIN, progress: bool = False
+        self,
+        conditioning: torch.Tensor,
+        seeds: Sequence[int],
+        log_scale_min: float = LOG_SCALE_MIN,
+        progress: bool = False,
+        desc: str = "wavenet",
     ) -> torch.Tensor:
         """Sample ``(batch, steps)`` audio for sample-rate ``conditioning`` ``(batch, cin, steps)``; each row starts
-        from a zero input, as ``incremental_forward`` does."""
-        generator = torch.Generator(device=self.device).manual_seed(seed)
+        from a zero input, as ``incremental_forward`` does, and samples from its own stream seeded by ``seeds``, so
+        a row's audio does not depend on the rows beside it."""
+        batch, steps = conditioning.shape[0], conditioning.shape[-1]
+        draws = self.model.out_channels // 3 + 1  # per step: one per mixture component, one from the component
+        # drawn on the CPU, so a seed gives the same audio on any device; (steps, batch, draws)
+        uniforms = torch.stack(
+            [torch.rand(steps, draws, generator=torch.Generator().manual_seed(seed)) for seed in seeds], dim=1
+        ).to(self.device)
         with torch.inference_mode():
             state = _State.start(self, conditioning)
-            samples = torch.zeros(conditioning.shape[0], conditioning.shape[-1] + 1, device=self.device)
-            for t in _progress(conditioning.shape[-1], state, progress):
+            samples = torch.zeros(batch, steps + 1, device=self.device)
+            for t in _progress(steps, state, progress, desc):
                 params = self._step(state, t, samples[:, t])
-                samples[:, t + 1] = sample_mixture(params, generator, log_scale_min)
+                samples[:, t + 1] = sample_mixture(params, uniforms[t], log_scale_min)
             return samples[:, 1:]
 
     def _step(self, state: _State, t: int, current: torch.Tensor) -> torch.Tensor:
@@ -276,9 +273,9 @@ class _State:
         )
 
 
-def _progress(steps: int, state: _State, enabled: bool) -> range | tqdm:
+def _progress(steps: int, state: _State, enabled: bool, desc: str = "wavenet") -> range | tqdm:
     batch = state.taps.shape[0]
-    return tqdm(range(steps), desc="wavenet", unit="sample", unit_scale=batch, disable=not enabled, leave=False)
+    return tqdm(range(steps), desc=desc, unit="sample", unit_scale=batch, disable=not enabled, leave=False)
 
 
 def _matrix(conv: torch.nn.Conv1d) -> torch.Tensor:
@@ -292,11 +289,25 @@ def render(
     chunk: int,
     fade: int,
     seed: int = 0,
+    batch: int = 256,
     progress: bool = False,
 ) -> torch.Tensor:
-    """Audio ``(frames * hop,)`` for ``(cin, frames)`` features: overlapping chunks generated as one batch."""
-    conditioning = fast.upsample(features.unsqueeze(0).to(fast.device))[0]
-    total = conditioning.shape[-1]
-    chunks, length = plan_chunks(total, chunk, fast.receptive_field, fade)
-    batch = torch.stack([conditioning[:, c.start : c.start + length] for c in chunks])
-    return stitch(fast.generate(batch, seed=seed, progress=progress), chunks, total)
+    """Audio ``(frames * hop,)`` for ``(cin, frames)`` features: overlapping chunks of about ``chunk`` samples,
+    generated ``batch`` at a time and joined by equal-power cross-fades over ``fade`` samples (independently
+    sampled chunks are uncorrelated). Chunk ``i`` samples with :func:`chunk_seed` ``(seed, i)``, so the audio
+    depends on ``seed``, ``chunk`` and ``fade`` but not on ``batch``."""
+    total = features.shape[-1] * fast.hop_length
+    chunks, length = plan_chunks(total, chunk, fade, before=fast.receptive_field)
+    audio = torch.zeros(total)
+    groups = range(0, len(chunks), batch)
+    for group, first in enumerate(groups):
+        members = chunks[first : first + batch]
+        origin = members[0].start
+        conditioning = fast.upsample_span(features, origin, members[-1].start + length)
+        rows = torch.stack([conditioning[:, c.start - origin : c.start - origin + length] for c in members])
+        seeds = [chunk_seed(seed, first + offset) for offset in range(len(members))]
+        desc = f"wavenet {group + 1}/{len(groups)}"
+        outputs = fast.generate(rows, seeds, progress=progress, desc=desc).float().cpu()
+        for output, member in zip(outputs, members, strict=True):
+            place_chunk(audio, output, member, equal_power=True)
+    return audio
