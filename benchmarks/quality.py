@@ -6,13 +6,16 @@ one table per backbone x vocoder with the median and the worst pair of every met
 issue against the default backbone with HiFi-GAN, and the per-pair rows of that combination. A spectrogram sheet
 per backbone x vocoder (content, style, stylised mel, rendered audio of every pair) is written beside the run.
 
-Usage: ``python -m benchmarks quality`` (``make bench quality``); ``QUALITY_VARIANTS=knn`` runs one variant.
+Usage: ``python -m benchmarks quality`` (``make bench quality``); ``QUALITY_VARIANTS=knn`` runs one variant;
+``QUALITY_SNAKEMAKE_ARGS="--rerun-triggers mtime"`` keeps a variant's outputs after a change of params that does not
+change them (a new option with its old default, say) instead of rebuilding them.
 ``make bench quality_levers`` changes one option of the default at a time (random_cnn + HiFi-GAN).
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -57,6 +60,7 @@ LEVERS = {
     "knn continuity 0": Variant({"continuity": 0}, RANDOM_CNN, ("hifigan",)),
     "knn shape_db 0": Variant({"shape_db": 0.0}, RANDOM_CNN, ("hifigan",)),
     "knn loudness 1 (content)": Variant({"loudness": 1.0}, RANDOM_CNN, ("hifigan",)),
+    "knn loudness 0.25": Variant({"loudness": 0.25}, RANDOM_CNN, ("hifigan",)),
     "knn loudness 0 (style)": Variant({"loudness": 0.0}, RANDOM_CNN, ("hifigan",)),
     "knn max_shift 0 (no pitch shifts)": Variant({"max_shift": 0}, RANDOM_CNN, ("hifigan",)),
     "knn transpose semitones": Variant({"transpose": "semitones"}, RANDOM_CNN, ("hifigan",)),
@@ -120,7 +124,8 @@ def run_variant(name: str, variant: Variant, paths: dict[str, Path]) -> pd.DataF
         if source.is_dir() and source != target and not target.exists():
             shutil.copytree(source, target)
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-               str(workdir), "--cores", str(len(os.sched_getaffinity(0))), "--quiet", "rules"]  # fmt: skip
+               str(workdir), "--cores", str(len(os.sched_getaffinity(0))), "--quiet", "rules",
+               *shlex.split(os.environ.get("QUALITY_SNAKEMAKE_ARGS", ""))]  # fmt: skip
     print(f"\n# quality variant {name}: {' '.join(command)}", flush=True)
     subprocess.run(command, check=True)
     return pd.read_csv(workdir / "results/metrics.tsv", sep="\t")
