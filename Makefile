@@ -1,7 +1,7 @@
 # make demo   - create the environment and run the pipeline on the built-in demo (config.yaml)
 # make test   - create the environment if needed, lint, run the test suite
 # make report - run the pipeline and render results/report.html (metrics, plots, playable outputs)
-# make bench  - benchmarks (see README, Performance); `make bench quality dag` runs only those sections
+# make bench  - benchmarks (see docs/performance.md); `make bench quality dag` runs only those sections
 # make test-slurm - the pipeline through profiles/slurm on a one-node SLURM cluster on localhost (root)
 
 PYTHON ?= python3

@@ -1,5 +1,5 @@
 rule evaluate:
-    """Metrics row (README: Evaluation metrics) and spectrogram panels (content, style, stylised and rendered
+    """Metrics row (docs/metrics.md) and spectrogram panels (content, style, stylised and rendered
     mels on one colour scale and time axis) of one rendered output."""
     input:
         unpack(evaluation_inputs),

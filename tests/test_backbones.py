@@ -197,7 +197,7 @@ def short_pair():
 
 
 # The two shallowest layers keep these CPU runs short; the content weight is 0 because the test checks that the
-# style gradient flows through the adaptation and the network, not the default balance (README: choosing defaults).
+# style gradient flows through the adaptation and the network, not the default balance (docs/transfer.md).
 SHORT_RUN_LAYERS = {
     VGG19: ("conv1_1", "conv2_1"),
     ResNet50: ("stem", "layer1"),

@@ -3,7 +3,7 @@
 Content preservation and style match are measured in one fixed feature space, independent of the backbone that was
 optimised and of the vocoder's convention: the log-mel of :data:`~workflow_scripts.conventions.EVALUATION`, in
 decibels above its magnitude floor (``db`` arrays, ``(n_mels, frames)``). Each metric documents its range and which
-direction is better; README.md ("Evaluation metrics") lists them all.
+direction is better; docs/metrics.md lists them all.
 """
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ def output_row(
     transfer_summary: Mapping[str, Any],
     vocode_summary: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """One metrics row for a rendered output; README.md ("Evaluation metrics") documents every column.
+    """One metrics row for a rendered output; docs/metrics.md documents every column.
 
     ``content_wav`` and ``style_wav`` are the conditioned clips at the vocoder convention's rate (re-analysed in
     the evaluation space and in that convention); ``stylised_mel`` is the transfer result in the vocoder's

@@ -90,7 +90,7 @@ class TransferOptions(MatchingOptions):
     Attributes:
         method: ``knn`` (feature matching, default) or ``gatys`` (optimisation from ``init``).
         refine_steps: ``knn`` only: optimiser steps of the Gatys objective after matching, with the matched mel as
-            both the start and the content target (0: matching only; README, Transfer quality).
+            both the start and the content target (0: matching only; docs/transfer.md).
         optimizer: ``lbfgs`` (default, strong-Wolfe line search) or ``adam``.
         iterations: ``gatys``: optimiser steps (L-BFGS steps each evaluate the loss a few times).
         learning_rate: step size; 1.0 suits L-BFGS, about 0.01 suits Adam on unit-scale mels.
@@ -232,7 +232,7 @@ class VGG19Options(ImageBackboneOptions):
     )
     imagenet_url = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 
-    # style 10: with random weights, 1 left the seed examples' texture almost unchanged (README)
+    # style 10: with random weights, 1 left the seed examples' texture almost unchanged (docs/transfer.md)
     style_weight: float = 10.0
     content_layers: dict[str, float] = field(default_factory=lambda: {"conv4_2": 1.0})
     style_layers: dict[str, float] = field(
@@ -378,7 +378,7 @@ class WaveNetOptions(VocoderOptions):
 
     def check(self, where: str) -> None:
         super().check(where)
-        _check_file(self.checkpoint, {}, f"{where}.checkpoint", "r9y9's 20180510 checkpoint (see README)")
+        _check_file(self.checkpoint, {}, f"{where}.checkpoint", "r9y9's 20180510 checkpoint (see docs/vocoders.md)")
         if self.precision not in ("bfloat16", "float32"):
             raise ConfigError(f"config: {where}.precision: {self.precision!r}; use bfloat16 or float32")
         if self.chunk < 1 or self.fade < 0 or self.batch < 1 or self.layers % self.stacks:

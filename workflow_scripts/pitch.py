@@ -7,7 +7,7 @@ band of +-11 bins), refined to sub-bin resolution by the weighted mean of the ne
 the decoded bin (CREPE's "local average"; torchcrepe adds random dither instead, which is not reproducible).
 Periodicity is the network's output at the decoded bin; a frame counts as voiced above :data:`VOICED_THRESHOLD`.
 
-Measured on the seed examples (README, Evaluation metrics): against pYIN at 16 kHz, CREPE-tiny is about 3x
+Measured on the seed examples (docs/metrics.md): against pYIN at 16 kHz, CREPE-tiny is about 3x
 faster and does not report the spurious 40 Hz frames or the halved clarinet G4 that pYIN did.
 """
 

@@ -39,12 +39,6 @@ class Vocoder:
 
 # Frames a Griffin-Lim chunk reconstructs beyond what it keeps, on each side: two analysis windows, so the frames
 # it keeps have all their overlapping neighbours. With the previous chunk's phase held on the left, more context
-# did not improve consistency near the seams (README, Neural vocoders).
-GRIFFIN_LIM_CONTEXT_FRAMES = 8
-
-
-# Frames a Griffin-Lim chunk reconstructs beyond what it keeps, on each side: two analysis windows, so the frames
-# it keeps have all their overlapping neighbours. With the previous chunk's phase held on the left, more context
 # did not improve consistency near the seams (docs/vocoders.md, Long clips).
 GRIFFIN_LIM_CONTEXT_FRAMES = 8
 
@@ -187,7 +181,7 @@ class HiFiGAN(Vocoder):
 
 class WaveNetVocoder(Vocoder):
     """r9y9's ``wavenet_vocoder`` WaveNet (20180510 LJSpeech mixture of logistics), generated as overlapping
-    chunks in one batch; see :mod:`workflow_scripts.wavenet`. The checkpoint is a user download (README)."""
+    chunks in one batch; see :mod:`workflow_scripts.wavenet`. The checkpoint is a user download (docs/vocoders.md)."""
 
     Options = WaveNetOptions
 
