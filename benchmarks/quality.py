@@ -56,16 +56,13 @@ VARIANTS = {
 }
 # One lever of the default changed at a time (random_cnn + HiFi-GAN): what each step of the method is worth.
 LEVERS = {
+    "knn envelope shift (formants move)": Variant({"envelope": "shift"}, RANDOM_CNN, ("hifigan",)),
     "knn k 1": Variant({"k": 1}, RANDOM_CNN, ("hifigan",)),
     "knn continuity 0": Variant({"continuity": 0}, RANDOM_CNN, ("hifigan",)),
     "knn shape_db 0": Variant({"shape_db": 0.0}, RANDOM_CNN, ("hifigan",)),
     "knn loudness 1 (content)": Variant({"loudness": 1.0}, RANDOM_CNN, ("hifigan",)),
     "knn loudness 0.25": Variant({"loudness": 0.25}, RANDOM_CNN, ("hifigan",)),
-    "knn loudness 0 (style)": Variant({"loudness": 0.0}, RANDOM_CNN, ("hifigan",)),
     "knn max_shift 0 (no pitch shifts)": Variant({"max_shift": 0}, RANDOM_CNN, ("hifigan",)),
-    "knn transpose semitones": Variant({"transpose": "semitones"}, RANDOM_CNN, ("hifigan",)),
-    "knn refine_steps 20": Variant({"refine_steps": 20}, RANDOM_CNN, ("hifigan",)),
-    "gatys style_weight 30": Variant({"method": "gatys"}, {"random_cnn": {"style_weight": 30.0}}, ("hifigan",)),
 }
 # Stages every variant shares (they do not depend on transfer options): copied from the knn run when present.
 SHARED_STAGES = ("synth", "trimmed", "resampled", "mel", "pitch")

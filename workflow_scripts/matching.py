@@ -8,7 +8,8 @@ note of the content), so it is pitch-constrained:
 
 1. **Dictionary.** The style mel is pitch-shifted by every whole semitone in ``-max_shift .. +max_shift``
    (mel -> magnitude by NNLS, frequency axis scaled, back to mel); each copy's frames carry the style's F0 times
-   the shift.
+   the shift. With ``envelope: keep`` only the fine structure (harmonics) moves: the spectral envelope (formants,
+   body resonances) stays where the style has it, as in source-filter pitch shifting.
 2. **Register.** The content's F0 is transposed by whole octaves (or semitones) towards the style's register:
    the octave that puts most voiced content frames inside the dictionary's pitch range.
 3. **Matching.** A voiced content frame may only match dictionary frames within ``tolerance_cents`` of its
@@ -46,18 +47,27 @@ MATCH_BLOCK = 512
 FEATURE_CONTEXT = 32
 # Iterations of the mel -> magnitude least squares behind the pitch shifts.
 SHIFT_NNLS_ITERATIONS = 100
+# DCT coefficients of the log magnitude kept as a frame's spectral envelope (``envelope: keep``). 20 of 513 bins
+# resolve formants but not harmonics above 100 Hz; 40 let a violin's harmonics into the envelope, and a pitch
+# shift then kept them (F0 correlation of piano in the style of violin 0.72; docs/quality.md).
+ENVELOPE_COEFFICIENTS = 20
 # DCT coefficients of the spectral-shape gain: smooth across bands, so it changes timbre, not individual partials.
 SHAPE_COEFFICIENTS = 6
 
 
-def pitch_shift(unit_mel: torch.Tensor, convention: MelConvention, semitones: list[int]) -> torch.Tensor:
+def pitch_shift(
+    unit_mel: torch.Tensor, convention: MelConvention, semitones: list[int], keep_envelope: bool = False
+) -> torch.Tensor:
     """Copies of a unit-scale mel shifted by each of ``semitones``, ``(len(semitones), n_mels, frames)``.
 
     The mel is turned into a linear magnitude (NNLS), its frequency axis scaled by ``2 ** (s / 12)`` (linear
-    interpolation between bins, nothing above Nyquist) and projected back onto the mel filterbank. Shift 0 is the
-    input itself, untouched.
+    interpolation between bins, nothing above Nyquist) and projected back onto the mel filterbank. With
+    ``keep_envelope``, only the magnitude divided by its :func:`spectral_envelope` is scaled, and multiplied back
+    by the unscaled envelope. Shift 0 is the input itself, untouched.
     """
     magnitude = mel_to_magnitude(convention.to_mel(convention.from_unit(unit_mel)), convention, SHIFT_NNLS_ITERATIONS)
+    envelope = spectral_envelope(magnitude) if keep_envelope else torch.ones_like(magnitude)
+    magnitude = magnitude / envelope
     bins = magnitude.shape[0]
     basis = convention.mel_basis(unit_mel.device)
     copies = []
@@ -69,9 +79,19 @@ def pitch_shift(unit_mel: torch.Tensor, convention: MelConvention, semitones: li
         low = source.floor().long().clamp(max=bins - 1)
         weight = (source - low)[:, None]
         high = (low + 1).clamp(max=bins - 1)
-        shifted = (1.0 - weight) * magnitude[low] + weight * magnitude[high]
+        shifted = envelope * ((1.0 - weight) * magnitude[low] + weight * magnitude[high])
         copies.append(convention.to_unit(convention.compression.compress(basis @ shifted)))
     return torch.stack(copies)
+
+
+def spectral_envelope(magnitude: torch.Tensor) -> torch.Tensor:
+    """Smooth envelope of a linear magnitude ``(bins, frames)``: the exponential of its log magnitude with all but
+    the first :data:`ENVELOPE_COEFFICIENTS` DCT coefficients (along frequency) set to zero (cepstral liftering)."""
+    log_magnitude = torch.log(magnitude + 1e-5).cpu().numpy()
+    coefficients = scipy.fft.dct(log_magnitude, axis=0, norm="ortho")
+    coefficients[ENVELOPE_COEFFICIENTS:] = 0.0
+    smooth = scipy.fft.idct(coefficients, axis=0, norm="ortho")
+    return torch.from_numpy(np.exp(smooth)).to(device=magnitude.device, dtype=magnitude.dtype)
 
 
 def register_shift(content_f0: np.ndarray, low_hz: float, high_hz: float, mode: str, style_median: float) -> float:
@@ -168,7 +188,7 @@ def style_dictionary(
     features computed in ``precision`` (:mod:`workflow_scripts.precision`)."""
     device = style.device
     semitones = list(range(-options.max_shift, options.max_shift + 1))
-    dictionary = pitch_shift(style, convention, semitones)  # (copies, n_mels, style_frames)
+    dictionary = pitch_shift(style, convention, semitones, options.envelope == "keep")  # (copies, n_mels, frames)
     copies, _, style_frames = dictionary.shape
     with torch.no_grad(), autocast(device, precision):
         dictionary_features = F.normalize(

@@ -50,8 +50,6 @@ class TrimSettings:
 
 # --- Optimisation ---
 
-METHODS = ("knn", "gatys")
-TRANSPOSE_MODES = ("octaves", "semitones", "none")
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise")
 # Precision of the backbone's forward passes and of knn's similarity products (workflow_scripts/precision.py).
@@ -65,6 +63,8 @@ class MatchingOptions:
     Attributes:
         k: style frames averaged into each output frame.
         max_shift: the style is pitch-shifted by every semitone up to this far, both ways.
+        envelope: ``keep``: a pitch shift moves the harmonics under the style's own spectral envelope (formants and
+            resonances stay); ``shift``: the whole spectrum moves with the pitch.
         tolerance_cents: a voiced content frame matches dictionary frames within this pitch distance (or the
             nearest pitch available).
         transpose: the content's F0 moves towards the style's register by whole ``octaves``, by ``semitones``
@@ -76,6 +76,7 @@ class MatchingOptions:
 
     k: int = 4
     max_shift: int = 6
+    envelope: str = "keep"
     tolerance_cents: float = 50.0
     transpose: str = "octaves"
     continuity: int = 6
