@@ -46,7 +46,8 @@ test: lint
 test-slurm: $(STAMP)
 	$(BIN)/python -m pytest tests/slurm $(PYTEST_ARGS)
 
-BENCH_SECTIONS := transfer griffinlim dag vocoders backbones evaluation long_clips quality quality_levers batching gpu
+BENCH_SECTIONS := transfer griffinlim dag vocoders backbones evaluation long_clips quality quality_levers batching gpu \
+	long_transfer long_vocoders long_windows
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(filter $(BENCH_SECTIONS),$(MAKECMDGOALS))

@@ -26,7 +26,11 @@ SECTIONS = {
     "gpu": gpu.run,
 }
 # Parts of a section, run only when named: long_clips runs both
-PARTS = {"long_transfer": long_clips.run_transfer, "long_vocoders": long_clips.run_vocoders}
+PARTS = {
+    "long_transfer": long_clips.run_transfer,
+    "long_vocoders": long_clips.run_vocoders,
+    "long_windows": long_clips.run_windows,
+}
 
 
 def main(argv: list[str]) -> None:

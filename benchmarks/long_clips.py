@@ -5,11 +5,13 @@ Each case runs in a fresh process so its peak resident memory is its own, and re
 pipeline's jobs do (the inputs of every duration are made first, each in a process of its own), so a peak is one
 stage's alone. Targets (issue 15): peak RSS under 4 GB for the 60-minute clip, and time per audio second within
 1.5x of the 10 s clip's. :func:`run_transfer` and :func:`run_vocoders` run each half alone (sections
-``long_transfer`` and ``long_vocoders``); ``LONG_SECONDS=600`` runs a shorter long clip.
+``long_transfer`` and ``long_vocoders``); ``LONG_SECONDS=600`` runs a shorter long clip. :func:`run_windows`
+(``long_windows``) compares windowed and whole-clip ``gatys`` on a 60 s clip.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 import time
@@ -135,3 +137,64 @@ def run_vocoders() -> None:
 def run() -> None:
     run_stages("Long clips, every stage after the mel", [(pitch_case,), (transfer_case,), (vocoder_case, GriffinLim),
                                                         (vocoder_case, HiFiGAN)])  # fmt: skip
+    run_windows()
+
+
+WINDOWS_SECONDS = 60.0
+
+
+def windows_case(window_frames: int, folder: Path) -> dict[str, Any]:
+    """gatys (random_cnn, config.yaml's options) on a 60 s clip, in windows of ``window_frames`` (0: whole clip);
+    the stylised mel is saved for the sheet. Losses are the objective of the whole result against the whole clip."""
+    from workflow_scripts.metrics import content_preservation, decibels, evaluation_frame_rate, style_match
+    from workflow_scripts.optimise import Objective, style_transfer
+
+    pipeline = load_pipeline(yaml.safe_load((REPO / "config.yaml").read_text()))
+    options = dataclasses.replace(pipeline.transfer, method="gatys", window_frames=window_frames)
+    backbone = backbone_from_params(pipeline.backbones["random_cnn"].params(), HIFIGAN.n_mels)
+    content_features = HIFIGAN.features(clip("content1", HIFIGAN.sample_rate, WINDOWS_SECONDS))
+    style_features = HIFIGAN.features(clip("style2", HIFIGAN.sample_rate, STYLE_SECONDS))
+    content, style = (HIFIGAN.to_unit(torch.from_numpy(f)) for f in (content_features, style_features))
+    targets = style_targets(backbone, style)
+    result = style_transfer(content.numpy(), targets, backbone, options, progress=False)
+    np.save(folder / f"windows_{window_frames}.npy", result.unit_mel)
+    with torch.no_grad():
+        total, content_loss, style_loss = Objective(backbone, content, targets)(torch.from_numpy(result.unit_mel))
+    content_db, style_db = decibels(content_features, HIFIGAN), decibels(style_features, HIFIGAN)
+    output_db = decibels(HIFIGAN.from_unit(torch.from_numpy(result.unit_mel)).numpy(), HIFIGAN)
+    return {"optimisation": f"windows of {window_frames} frames" if window_frames else "whole clip",
+            "frames": content.shape[1], "seconds": result.seconds, "content loss": float(content_loss),
+            "style loss": float(style_loss), "total": float(total),
+            "style_match (mel)": style_match(content_db, style_db, output_db, evaluation_frame_rate()),
+            "envelope corr (mel)": content_preservation(content_db, output_db)["envelope_corr"]}  # fmt: skip
+
+
+def run_windows() -> None:
+    """Windowed against whole-clip gatys on a 60 s clip, and a sheet of both around the first seam."""
+    from workflow_scripts.options import TransferOptions
+
+    window = TransferOptions().window_frames
+    folder = Path("bench_out/long_windows")
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [run_isolated(windows_case, frames, folder) for frames in (0, window)]
+    print_table(f"Windowed against whole-clip gatys: {WINDOWS_SECONDS:g} s content ({source_of('content1')}, tiled), "
+                f"random_cnn, config.yaml's options; losses of the whole result", rows)  # fmt: skip
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    whole, windowed = (np.load(folder / f"windows_{frames}.npy") for frames in (0, window))
+    span = slice(window - 400, window + 300)  # the first cross-fade is the 64 frames before `window`
+    figure, axes = plt.subplots(3, 1, figsize=(12, 7))
+    panels = (("whole clip", whole), (f"windows of {window}", windowed), ("difference (unit scale, +-0.2)",
+                                                                          windowed - whole))  # fmt: skip
+    for axis, (label, mel) in zip(axes, panels, strict=True):
+        limits = {"vmin": -0.2, "vmax": 0.2, "cmap": "coolwarm"} if label.startswith("difference") else {}
+        axis.imshow(mel[:, span], origin="lower", aspect="auto", **limits)
+        axis.axvline(400 - 64, color="white", linewidth=0.5)
+        axis.axvline(400, color="white", linewidth=0.5)
+        axis.set_title(f"{label}: frames {span.start}-{span.stop} (lines: the cross-fade)", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(folder / "seam.png", dpi=80)
+    print(f"\nsheet: {folder}/seam.png")

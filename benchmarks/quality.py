@@ -58,10 +58,7 @@ VARIANTS = {
 LEVERS = {
     "knn envelope shift (formants move)": Variant({"envelope": "shift"}, RANDOM_CNN, ("hifigan",)),
     "knn k 1": Variant({"k": 1}, RANDOM_CNN, ("hifigan",)),
-    "knn continuity 0": Variant({"continuity": 0}, RANDOM_CNN, ("hifigan",)),
-    "knn shape_db 0": Variant({"shape_db": 0.0}, RANDOM_CNN, ("hifigan",)),
     "knn loudness 1 (content)": Variant({"loudness": 1.0}, RANDOM_CNN, ("hifigan",)),
-    "knn loudness 0.25": Variant({"loudness": 0.25}, RANDOM_CNN, ("hifigan",)),
     "knn max_shift 0 (no pitch shifts)": Variant({"max_shift": 0}, RANDOM_CNN, ("hifigan",)),
 }
 # Stages every variant shares (they do not depend on transfer options): copied from the knn run when present.
