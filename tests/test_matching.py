@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import harmonic
+from conftest import harmonic, noise_bursts, silence
 
 from workflow_scripts import matching
 from workflow_scripts.backbones import RandomCNN
@@ -151,3 +151,41 @@ def test_matching_in_blocks_equals_matching_the_whole_clip(monkeypatch, device):
     monkeypatch.setattr(matching, "MATCH_BLOCK", 17)
     blocks = matching.feature_matching(content, style, content_f0, style_f0, backbone, HIFIGAN, options)
     torch.testing.assert_close(blocks, whole, atol=1e-5, rtol=0)
+
+
+def test_silent_style_frames_match_only_silent_content_frames():
+    dictionary_f0 = torch.tensor([float("nan")] * 4)
+    unshifted = torch.ones(4, dtype=torch.bool)
+    audible = torch.tensor([True, True, False, False])
+    silent_target = torch.tensor([False, True])
+    allowed = matching.candidates(torch.tensor([float("nan")] * 2), dictionary_f0, unshifted, 50.0, silent_target,
+                                  audible)  # fmt: skip
+    assert allowed[0].tolist() == [True, True, False, False]  # a sound: the style's sounds only
+    assert allowed[1].tolist() == [True, True, True, True]  # silence: anything
+    # a style that is all silence leaves every frame to choose from
+    assert matching.candidates(torch.tensor([float("nan")]), dictionary_f0, unshifted, 50.0, silent_target[:1],
+                               torch.zeros(4, dtype=torch.bool))[0].all()  # fmt: skip
+    energy = torch.cat([torch.full((5,), 0.8), torch.full((3,), 0.2)])  # unit scale: 80 and 20 dB above the floor
+    assert matching.silent_frames(energy[None].expand(80, -1)).tolist() == [False] * 5 + [True] * 3
+
+
+def test_unvoiced_sound_is_not_rebuilt_from_the_styles_digital_silence(monkeypatch):
+    # Content: noise bursts (unvoiced, not silent). Style: a tone, then digital silence. Matching silence and then
+    # lifting it to the content's loudness gave a spectrally flat burst; the tone's frames keep its partials.
+    content = unit_mel(noise_bursts(0.6, SR))
+    style = unit_mel(np.concatenate([harmonic(0.4, SR, f0=200.0), silence(0.8, SR)]))
+    content_f0 = np.full(content.shape[1], np.nan, dtype=np.float32)
+    style_f0 = np.where(np.arange(style.shape[1]) < 30, 200.0, np.nan).astype(np.float32)
+    options = MatchingOptions(continuity=0, shape_db=0.0, max_shift=0)
+
+    def peakiness(mel: torch.Tensor) -> float:
+        """Median over sounding frames of the band profile's spread (dB): partials are peaked, a floor is flat."""
+        sounding = matching.frame_energy_db(mel) > matching.frame_energy_db(mel).max() - 20.0
+        return float((mel[:, sounding] * 100.0).std(dim=0).median())
+
+    output = matching.feature_matching(content, style, content_f0, style_f0, small_cnn(), HIFIGAN, options)
+    monkeypatch.setattr(matching, "SILENCE_DB", float("inf"))  # nothing counts as silence: the old behaviour
+    unguarded = matching.feature_matching(content, style, content_f0, style_f0, small_cnn(), HIFIGAN, options)
+    # measured: 19.9 dB guarded, 0.0 (flat) unguarded, 37.9 for the tone itself
+    assert peakiness(output) > 0.4 * peakiness(style[:, :30])
+    assert peakiness(unguarded) < 0.25 * peakiness(output)

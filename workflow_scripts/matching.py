@@ -14,9 +14,10 @@ note of the content), so it is pitch-constrained:
    the octave that puts most voiced content frames inside the dictionary's pitch range.
 3. **Matching.** A voiced content frame may only match dictionary frames within ``tolerance_cents`` of its
    (transposed) F0, or the nearest available pitch when none is that close; an unvoiced frame matches the
-   unshifted style. Among those, the ``k`` frames of highest cosine similarity win, the similarity averaged over
-   ``continuity`` frames along each diagonal (Driedger et al.'s "Let it Bee" continuity: runs of consecutive style
-   frames beat isolated ones). The output frame is the mean of the ``k`` frames (unit-scale mel).
+   unshifted style; a style frame of silence only matches content frames that are silent too. Among those, the
+   ``k`` frames of highest cosine similarity win, the similarity averaged over ``continuity`` frames along each
+   diagonal (Driedger et al.'s "Let it Bee" continuity: runs of consecutive style frames beat isolated ones).
+   The output frame is the mean of the ``k`` frames (unit-scale mel).
 4. **Spectral shape.** A smooth per-band gain (at most ``shape_db``) moves the output's long-term spectrum to the
    style's.
 5. **Loudness.** Each frame's energy is set to ``loudness`` x the content's energy (dB) plus ``1 - loudness`` x
@@ -53,6 +54,11 @@ SHIFT_NNLS_ITERATIONS = 100
 ENVELOPE_COEFFICIENTS = 20
 # DCT coefficients of the spectral-shape gain: smooth across bands, so it changes timbre, not individual partials.
 SHAPE_COEFFICIENTS = 6
+# A frame more than this far below its clip's loud frames (95th percentile of frame energy) is silence. A style's
+# silent frames are matched only by silent content frames: the loudness step would otherwise lift a silent,
+# spectrally flat frame by 60 dB or more into a broadband burst (seen on speech in the style of a clip with digital
+# silence in it; docs/quality.md).
+SILENCE_DB = 50.0
 
 
 def pitch_shift(
@@ -113,14 +119,33 @@ def register_shift(content_f0: np.ndarray, low_hz: float, high_hz: float, mode: 
     return float(12 * best[2])
 
 
-def candidates(target_f0: torch.Tensor, dictionary_f0: torch.Tensor, unshifted: torch.Tensor, tolerance: float):
-    """Boolean ``(frames, dictionary)``: which dictionary frames each content frame may match (module docstring)."""
+def candidates(
+    target_f0: torch.Tensor,
+    dictionary_f0: torch.Tensor,
+    unshifted: torch.Tensor,
+    tolerance: float,
+    silent_target: torch.Tensor | None = None,
+    audible: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Boolean ``(frames, dictionary)``: which dictionary frames each content frame may match (module docstring).
+
+    With ``silent_target`` (per content frame) and ``audible`` (per dictionary frame), a content frame that is not
+    silent matches audible dictionary frames only (:func:`silent_frames`)."""
     cents = 1200.0 * torch.abs(torch.log2(target_f0[:, None] / dictionary_f0[None, :]))
     cents = torch.nan_to_num(cents, nan=float("inf"))
     nearest = cents.min(dim=1, keepdim=True).values
     allowed = cents <= nearest + tolerance
     voiced = torch.isfinite(target_f0)[:, None] & torch.isfinite(nearest)
-    return torch.where(voiced, allowed, unshifted[None, :].expand_as(allowed))
+    allowed = torch.where(voiced, allowed, unshifted[None, :].expand_as(allowed))
+    if silent_target is None or audible is None or not bool((audible & unshifted).any()):
+        return allowed
+    return allowed & (audible[None, :] | silent_target[:, None])
+
+
+def silent_frames(unit_mel: torch.Tensor) -> torch.Tensor:
+    """Boolean per frame: more than :data:`SILENCE_DB` below the clip's 95th percentile of frame energy."""
+    energy = frame_energy_db(unit_mel)
+    return energy < torch.quantile(energy, 0.95) - SILENCE_DB
 
 
 def diagonal_mean(similarity: torch.Tensor, copies: int, width: int) -> torch.Tensor:
@@ -171,6 +196,7 @@ class StyleDictionary:
     features: torch.Tensor  # (channels, copies * style_frames), unit norm
     f0: torch.Tensor  # (copies * style_frames,) Hz, NaN where unvoiced
     unshifted: torch.Tensor  # (copies * style_frames,) the frames of shift 0
+    audible: torch.Tensor  # (copies * style_frames,) frames that are not silence (:func:`silent_frames`)
     low: float  # register (Hz) the dictionary covers
     high: float
     median: float  # the style's median F0
@@ -207,7 +233,8 @@ def style_dictionary(
     unshifted = torch.zeros(copies * style_frames, dtype=torch.bool, device=device)
     zero = semitones.index(0)
     unshifted[zero * style_frames : (zero + 1) * style_frames] = True
-    return StyleDictionary(dictionary, dictionary_features, dictionary_f0, unshifted, low, high, style_median)
+    audible = ~silent_frames(style).repeat(copies)  # a pitch shift keeps a frame's loudness
+    return StyleDictionary(dictionary, dictionary_features, dictionary_f0, unshifted, audible, low, high, style_median)
 
 
 def feature_matching(
@@ -243,6 +270,7 @@ def feature_matching(
     frames = content.shape[1]
     halo = options.continuity
     flat_dictionary = dictionary.mels.permute(1, 0, 2).reshape(dictionary.mels.shape[1], -1)
+    silent = silent_frames(content)
     output = torch.empty_like(content)
     for start in range(0, frames, MATCH_BLOCK):
         stop = min(start + MATCH_BLOCK, frames)
@@ -253,7 +281,8 @@ def feature_matching(
             products = F.normalize(features.float(), dim=0).T @ dictionary_features
         similarity = diagonal_mean(products.float(), copies, halo)
         similarity = similarity[start - lo : stop - lo]
-        allowed = candidates(target_f0[start:stop], dictionary_f0, unshifted, options.tolerance_cents)
+        allowed = candidates(target_f0[start:stop], dictionary_f0, unshifted, options.tolerance_cents,
+                             silent[start:stop], dictionary.audible)  # fmt: skip
         chosen = similarity.masked_fill(~allowed, -float("inf")).topk(k, dim=1).indices
         output[:, start:stop] = flat_dictionary[:, chosen].mean(dim=2)
 
