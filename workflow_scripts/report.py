@@ -8,6 +8,7 @@ file can be mailed or archived and opens in any browser without the results dire
 from __future__ import annotations
 
 import base64
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,8 +24,17 @@ TEMPLATES = Path(__file__).parent / "templates"
 # Columns shown in the page's table (the full table is embedded as a TSV download).
 TABLE_COLUMNS = [
     *KEY_COLUMNS,
+    "method",
+    "f0_corr",
+    "voicing_agreement",
+    "speaker_sim_style",
+    "speaker_moved",
+    "dnsmos_ovrl",
+    "content_dnsmos_ovrl",
+    "dnsmos_ovrl_change",
     "content_preservation",
     "style_match",
+    "style_match_mel",
     "content_loss",
     "style_loss",
     "reconstruction_sc_db",
@@ -36,6 +46,12 @@ TABLE_COLUMNS = [
     "transfer_max_rss_mb",
     "vocode_job_s",
     "vocode_max_rss_mb",
+]
+# Shown beside each output's player, when they apply to its pair.
+HEADLINE_COLUMNS = [
+    ("f0_corr", "F0 corr"),
+    ("speaker_moved", "speaker moved"),
+    ("dnsmos_ovrl_change", "DNSMOS OVRL change"),
 ]
 MIME_TYPES = {".png": "image/png", ".wav": "audio/wav", ".tsv": "text/tab-separated-values"}
 
@@ -106,6 +122,7 @@ def render_report(
         summary_plot=summary_plot,
         metrics_tsv=metrics_tsv,
         columns=[c for c in TABLE_COLUMNS if c in metrics.columns],
+        headline_columns=HEADLINE_COLUMNS,
         rows=metrics.to_dict("records"),
         pairs=group_outputs(outputs, metrics),
         clips=clips,
@@ -115,6 +132,11 @@ def render_report(
 
 
 def _number(value: object) -> str:
+    """A cell: floats to 3 significant digits; a metric that does not apply (NaN, or no column) is left empty."""
+    if value is None:
+        return ""
     if isinstance(value, float):
+        if math.isnan(value):
+            return ""
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
     return str(value)
