@@ -74,7 +74,11 @@ def transfer_stage(method: str, batch_pairs: int, contents: int, seconds: float,
     config["vocoders"] = {"griffinlim": config["vocoders"]["griffinlim"]}
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     cores = config["threads"]
-    snakemake(workdir, cores, "--until", "mel", "pitch", "style_stats")
+    # explicit targets: `--until mel pitch style_stats` left style_stats unscheduled in Snakemake 9.27 ("BUG: Out
+    # of jobs ready to be started")
+    clips = [*(f"content{i:02d}" for i in range(contents)), STYLE]
+    earlier = [f"results/{stage}/hifigan/{clip}.npy" for stage in ("mel", "pitch") for clip in clips]
+    snakemake(workdir, cores, *earlier, f"results/style_stats/hifigan/random_cnn/{STYLE}.pt")
     for stage in ("stylised", "stylised_batches"):  # so that the timed run transfers every pair
         shutil.rmtree(workdir / "results" / stage, ignore_errors=True)
     targets = [f"results/stylised/hifigan/random_cnn/content{i:02d}/{STYLE}.npy" for i in range(contents)]

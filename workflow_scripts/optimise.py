@@ -241,9 +241,15 @@ def _cross_fade(
         weight[lo:hi] += ramp
         history += [{**row, "step": len(history) + number} for number, row in enumerate(rows, start=1)]
         finals.append((hi - lo, rows[-1]))
-    summary = {key: sum(length * row[key] for length, row in finals) / frames for key in ("total", "content", "style")}
-    summary = {"step": len(history), **summary, "seconds": time.perf_counter() - start}
+    summary = {"step": len(history), **frame_weighted(finals), "seconds": time.perf_counter() - start}
     return TransferResult((output / weight).cpu().numpy(), history, time.perf_counter() - start, summary)
+
+
+def frame_weighted(rows: Sequence[tuple[int, Mapping[str, float]]]) -> dict[str, float]:
+    """The losses of a windowed clip: the windows' ``(frames, row)`` losses averaged with their frame counts as
+    weights."""
+    frames = sum(length for length, _ in rows)
+    return {key: sum(length * row[key] for length, row in rows) / frames for key in ("total", "content", "style")}
 
 
 def time_windows(frames: int, window: int, overlap: int) -> list[tuple[int, int]]:
@@ -325,17 +331,39 @@ def matched_transfer_batch(
     matched = [feature_matching(content_t, style_t, content_f0, style_f0, backbone, convention, options,
                                 options.precision, dictionary)
                for content_t, content_f0 in zip(content_ts, content_f0s, strict=True)]  # fmt: skip
-    against_content = [Objective(backbone, content_t, targets, features) for content_t in content_ts]
-    histories = [[_row(0, objective, mel, start)] for objective, mel in zip(against_content, matched, strict=True)]
+    histories = [[_reported_row(0, backbone, content_t, mel, targets, features, options, start)]
+                 for content_t, mel in zip(content_ts, matched, strict=True)]  # fmt: skip
     if options.refine_steps > 0:
         objectives = [Objective(backbone, mel, targets, features) for mel in matched]
         refined = _optimise_batch(objectives, features, matched, options.refine_steps, options, start, progress)
         matched = [follow_loudness(mel, content_t, style_t, options.loudness)
                    for (mel, _), content_t in zip(refined, content_ts, strict=True)]  # fmt: skip
-        for history, objective, mel in zip(histories, against_content, matched, strict=True):
-            history.append(_row(options.refine_steps, objective, mel, start))
+        for history, content_t, mel in zip(histories, content_ts, matched, strict=True):
+            history.append(_reported_row(options.refine_steps, backbone, content_t, mel, targets, features, options,
+                                         start))  # fmt: skip
     seconds = time.perf_counter() - start
     return [TransferResult(mel.cpu().numpy(), rows, seconds) for mel, rows in zip(matched, histories, strict=True)]
+
+
+def _reported_row(
+    step: int,
+    backbone: Backbone,
+    content: torch.Tensor,
+    unit_mel: torch.Tensor,
+    targets: Mapping[str, GramTarget],
+    features: FeatureExtractor,
+    options: TransferOptions,
+    start: float,
+) -> dict[str, float]:
+    """The Gatys losses of ``unit_mel`` against ``content`` and the style, reported for a knn result. A clip longer
+    than ``window_frames`` is measured window by window (as ``gatys`` optimises it, :func:`frame_weighted`): the
+    feature maps of a whole hour would take gigabytes."""
+    windows = time_windows(content.shape[1], options.window_frames, WINDOW_OVERLAP)
+    rows = [(hi - lo, _row(step, Objective(backbone, content[:, lo:hi], targets, features), unit_mel[:, lo:hi], start))
+            for lo, hi in windows]  # fmt: skip
+    if len(rows) == 1:
+        return rows[0][1]
+    return {"step": step, **frame_weighted(rows), "seconds": time.perf_counter() - start}
 
 
 def _row(step: int, objective: Objective, unit_mel: torch.Tensor, start: float) -> dict[str, float]:
