@@ -20,7 +20,7 @@ def test_cross_pairs_follow_roles(corpus):
     assert pipeline.conventions == ("hifigan",)
     assert pipeline.backbones["random_cnn"].params() == {
         "type": "random_cnn", "content_weight": 1.0, "style_weight": 3.0, "weights": "random", "seed": 0,
-        "filters": 64, "width": 5,
+        "filters": 64, "width": 5, "widths": [],
     }  # fmt: skip
 
 
@@ -48,6 +48,12 @@ def test_per_clip_vad_overrides_corpus_method(corpus):
             {"backbones": {"random_cnn": {"filters": "many"}}},
             "random_cnn.filters: expected int, got str 'many'",
         ),
+        (
+            {"backbones": {"random_cnn": {"widths": [3, "wide"]}}},
+            "random_cnn.widths: expected list[int], got list [3, 'wide']",
+        ),
+        ({"backbones": {"random_cnn": {"widths": [4]}}}, "random_cnn: kernel width 4 must be odd and positive"),
+        ({"backbones": {"random_cnn": {"width": 5, "widths": [3, 5]}}}, "random_cnn.widths: [3, 5] repeats a width"),
         ({"vocoders": {"gl": {"type": "griffinlim", "convention": "lj"}}}, "unknown convention 'lj'"),
         ({"vocoders": {"melgan": {}}}, "vocoders.melgan: unknown type 'melgan'; known: griffinlim"),
         ({"pairs": [{"content": "tone", "style": "missing"}]}, "pairs: unknown style clip 'missing'"),

@@ -58,6 +58,22 @@ def test_random_cnn_is_seeded_and_follows_he_init():
     assert not any(p.requires_grad for p in a.parameters())
 
 
+def test_multi_scale_random_cnn_adds_a_layer_per_width_and_keeps_the_first(device):
+    single, multi = small_cnn().to(device), small_cnn(widths=[3, 9]).to(device)
+    unit = torch.rand(1, 80, 40, device=device)
+    maps = multi(unit)
+    assert list(maps) == ["relu", "relu_w3", "relu_w9"] and all(m.shape == (256, 40) for m in maps.values())
+    assert multi.content_layers == multi.style_layers == {"relu": 1.0, "relu_w3": 1.0, "relu_w9": 1.0}
+    torch.testing.assert_close(maps["relu"], single(unit)["relu"], rtol=0, atol=0)
+    for conv, width in zip(multi.extra_convs, (3, 9), strict=True):
+        assert conv.kernel_size == (width,)
+        assert float(conv.weight.std()) == pytest.approx(np.sqrt(2) * np.sqrt(2 / ((80 + 256) * width)), rel=0.05)
+    assert not torch.equal(maps["relu_w3"][:, :5], maps["relu"][:, :5])
+    features = multi.frame_features(unit[0])
+    assert features.shape == (3 * 256, 40)
+    torch.testing.assert_close(features[256:512], maps["relu_w3"], rtol=0, atol=0)
+
+
 def test_random_cnn_sees_log1p_amplitude_as_in_the_published_recipe(device):
     """Quiet bins (unit 0, the floor) must feed the layer about zero, not a level the Gram would have to match."""
     backbone = small_cnn().to(device)

@@ -111,26 +111,43 @@ class RandomCNN(Backbone):
     nearly unchanged). One 1-D convolution over time (``filters`` kernels of ``width`` frames, no bias) followed
     by ReLU; the same layer gives the content and the style features. He-style initialisation as in the original:
     ``std = sqrt(2) * sqrt(2 / ((n_mels + filters) * width))``.
+
+    Multi-scale (``widths``): each extra width is a parallel layer of its own ``filters`` kernels on the same
+    input (layer ``relu_w{width}``), drawn after ``width``'s from the same seeded generator, so the ``relu``
+    layer is the same with or without them.
     """
 
     Options = RandomCNNOptions
 
     def __init__(self, options: RandomCNNOptions, n_mels: int) -> None:
         super().__init__(options, n_mels)
-        self.content_layers = self.style_layers = {"relu": 1.0}
-        self.conv = nn.Conv1d(n_mels, options.filters, options.width, padding=options.width // 2, bias=False)
-        std = math.sqrt(2.0) * math.sqrt(2.0 / ((n_mels + options.filters) * options.width))
         generator = torch.Generator().manual_seed(options.seed)
-        with torch.no_grad():
-            self.conv.weight.copy_(torch.randn(self.conv.weight.shape, generator=generator) * std)
+        self.conv = self._random_conv(n_mels, options.filters, options.width, generator)
+        self.extra_convs = nn.ModuleList(
+            self._random_conv(n_mels, options.filters, width, generator) for width in options.widths
+        )
+        self.content_layers = self.style_layers = {name: 1.0 for name in self._layer_names()}
         self.finish_init()
+
+    @staticmethod
+    def _random_conv(n_mels: int, filters: int, width: int, generator: torch.Generator) -> nn.Conv1d:
+        conv = nn.Conv1d(n_mels, filters, width, padding=width // 2, bias=False)
+        std = math.sqrt(2.0) * math.sqrt(2.0 / ((n_mels + filters) * width))
+        with torch.no_grad():
+            conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) * std)
+        return conv
+
+    def _layer_names(self) -> list[str]:
+        return ["relu", *(f"relu_w{width}" for width in self.options.widths)]
 
     # The layer's input at a -inf frame is log(1 + 0) = 0: the convolution's own zero padding, so the frames of a
     # shorter mel in a batch see at its end exactly what they see alone.
     padding = -math.inf
 
     def batch_forward(self, unit_mels: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"relu": torch.relu(self.conv(torch.log1p(unit_to_amplitude(unit_mels))))}
+        amplitude = torch.log1p(unit_to_amplitude(unit_mels))
+        convs = [self.conv, *self.extra_convs]
+        return {name: torch.relu(conv(amplitude)) for name, conv in zip(self._layer_names(), convs, strict=True)}
 
     def batch_groups(self, frames: Sequence[int]) -> list[tuple[list[int], int]]:
         return [(list(range(len(frames))), max(frames))]
@@ -139,7 +156,7 @@ class RandomCNN(Backbone):
         return {name: value[:, :frames] for name, value in maps.items()}
 
     def frame_features(self, unit_mel: torch.Tensor) -> torch.Tensor:
-        return self(unit_mel[None])["relu"]
+        return torch.cat(list(self(unit_mel[None]).values()))
 
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

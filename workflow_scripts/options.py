@@ -161,12 +161,25 @@ class BackboneOptions:
 class RandomCNNOptions(BackboneOptions):
     """Attributes: filters: number of random kernels (the paper's 4096 costs 16x more Gram work than the
     default 1024, with outputs that look the same; ``make bench transfer``). width: kernel width in frames
-    (odd keeps alignment)."""
+    (odd keeps alignment). widths: extra kernel widths (multi-scale, as in Grinstein et al. 2018): each adds a
+    layer of ``filters`` kernels of that width beside ``width``'s, in the content and style losses with equal
+    weight and in knn's frame features; empty (default) keeps the single layer (``make bench quality_levers``)."""
 
     filters: int = 1024
     width: int = 11
+    widths: list[int] = field(default_factory=list)
     content_weight: float = 1.0
     style_weight: float = 3.0
+
+    def check(self, where: str) -> None:
+        super().check(where)
+        for width in [self.width, *self.widths]:
+            if width < 1 or width % 2 == 0:
+                raise ConfigError(
+                    f"config: {where}: kernel width {width} must be odd and positive (it keeps frames aligned)"
+                )
+        if len({self.width, *self.widths}) != 1 + len(self.widths):
+            raise ConfigError(f"config: {where}.widths: {self.widths} repeats a width (width is {self.width})")
 
 
 @dataclass(frozen=True)

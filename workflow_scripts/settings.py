@@ -144,6 +144,8 @@ def _matches(value: Any, hint: Any) -> bool:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
+    if typing.get_origin(hint) is list:
+        return isinstance(value, list) and all(_matches(v, typing.get_args(hint)[0]) for v in value)
     if typing.get_origin(hint) is dict:
         key_hint, value_hint = typing.get_args(hint)
         items = value.items() if isinstance(value, dict) else ()
