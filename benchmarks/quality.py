@@ -9,7 +9,8 @@ per backbone x vocoder (content, style, stylised mel, rendered audio of every pa
 Usage: ``python -m benchmarks quality`` (``make bench quality``); ``QUALITY_VARIANTS=knn`` runs one variant;
 ``QUALITY_SNAKEMAKE_ARGS="--rerun-triggers mtime"`` keeps a variant's outputs after a change of params that does not
 change them (a new option with its old default, say) instead of rebuilding them.
-``make bench quality_levers`` changes one option of the default at a time (random_cnn + HiFi-GAN).
+``make bench quality_levers`` changes one option of the default at a time (random_cnn + HiFi-GAN);
+``QUALITY_LEVERS`` (comma-separated names of :data:`LEVERS`) runs some of them.
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ LEVERS = {
     "knn k 1": Variant({"k": 1}, RANDOM_CNN, ("hifigan",)),
     "knn loudness 1 (content)": Variant({"loudness": 1.0}, RANDOM_CNN, ("hifigan",)),
     "knn max_shift 0 (no pitch shifts)": Variant({"max_shift": 0}, RANDOM_CNN, ("hifigan",)),
+    "knn multi-scale CNN (widths 3+11+31)": Variant({}, {"random_cnn": {"widths": [3, 31]}}, ("hifigan",)),
+    "gatys (previous default)": Variant({"method": "gatys"}, RANDOM_CNN, ("hifigan",)),
+    "gatys multi-scale CNN (widths 3+11+31)": Variant(
+        {"method": "gatys"}, {"random_cnn": {"widths": [3, 31]}}, ("hifigan",)
+    ),
 }
 # Stages every variant shares (they do not depend on transfer options): copied from the knn run when present.
 SHARED_STAGES = ("synth", "trimmed", "resampled", "mel", "pitch")
@@ -220,7 +226,12 @@ def run_levers() -> None:
     """One lever of the default changed at a time; one row per variant, medians (worst pair in brackets)."""
     paths = build(ROOT / "corpus")
     rows = []
-    for name, variant in {"knn (default)": VARIANTS["knn"], **LEVERS}.items():
+    # QUALITY_LEVERS="name,name" runs only those levers beside the default
+    selected = os.environ.get("QUALITY_LEVERS")
+    levers = {name: LEVERS[name] for name in selected.split(",")} if selected else LEVERS
+    # the default's row needs only random_cnn + HiFi-GAN (a later `quality` run adds the rest to the same folder)
+    default = Variant({}, RANDOM_CNN, ("hifigan",))
+    for name, variant in {"knn (default)": default, **levers}.items():
         table = run_variant("knn" if name == "knn (default)" else name, variant, paths)
         table = table[(table["backbone"] == DEFAULT_BACKBONE) & (table["vocoder"] == DEFAULT_VOCODER)]
         row = {"variant": name}
