@@ -1,6 +1,7 @@
-# make demo   - create the environment and run the pipeline on the built-in demo (config.yaml)
+# make demo   - create the environment and run the pipeline on the built-in demo (config.yaml);
+#               make demo CONFIG=my.yaml runs your config instead (its corpus, backbones and vocoders replace the demo's)
 # make test   - create the environment if needed, lint, run the test suite
-# make report - run the pipeline and render results/report.html (metrics, plots, playable outputs)
+# make report - run the pipeline and render results/report.html (metrics, plots, playable outputs); CONFIG= as for demo
 # make bench  - benchmarks (see docs/performance.md); `make bench quality dag` runs only those sections
 # make test-slurm - the pipeline through profiles/slurm on a one-node SLURM cluster on localhost (root)
 
@@ -10,6 +11,8 @@ CORES ?= 2
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+CONFIG ?=
+CONFIG_ARGS := $(if $(CONFIG),--configfile $(CONFIG))
 
 .PHONY: venv demo report test test-slurm lint format bench clean $(BENCH_SECTIONS)
 
@@ -24,10 +27,10 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt constrai
 	touch $@
 
 demo: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES)
+	$(BIN)/snakemake --cores $(CORES) $(CONFIG_ARGS)
 
 report: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) results/report.html
+	$(BIN)/snakemake --cores $(CORES) $(CONFIG_ARGS) results/report.html
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -4,17 +4,25 @@
 import re
 import sys
 
+from jsonschema import ValidationError
 from snakemake.utils import min_version, validate
 
 from workflow_scripts.errors import ConfigError
 from workflow_scripts.options import CONVENTION_SAMPLE_RATES, EVALUATION_CONVENTION
 from workflow_scripts.runtime import clear_failure_records, write_failures_table
-from workflow_scripts.settings import load_pipeline
+from workflow_scripts.schema_errors import schema_error_line
+from workflow_scripts.settings import load_pipeline, replace_named_sets
 
 min_version("9.0")
 
 
-validate(config, "../schemas/config.schema.yaml")
+replace_named_sets(config, workflow.config_settings.overwrite_config)
+try:
+    validate(config, "../schemas/config.schema.yaml")
+except WorkflowError as error:  # one line instead of jsonschema's dump of the schema
+    if not isinstance(error.__context__, ValidationError):
+        raise
+    raise WorkflowError(schema_error_line(error.__context__, config)) from None
 try:
     PIPELINE = load_pipeline(config)
 except ConfigError as error:

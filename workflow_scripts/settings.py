@@ -9,6 +9,7 @@ the options and names it checks against are in :mod:`workflow_scripts.options`.
 
 from __future__ import annotations
 
+import copy
 import csv
 import dataclasses
 import re
@@ -34,6 +35,8 @@ from workflow_scripts.options import (
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3")
 ROLES = ("content", "style", "both")
 KINDS = ("speech", "music")
+# Where a config lists its clips. A config given on the command line that names one of them brings its own corpus.
+CORPUS_KEYS = ("clips", "sample_sheet", "corpus_dir")
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,29 @@ class Pipeline:
         if clip.kind:
             return clip.kind
         return "speech" if self.trim_settings(clip_id).method == "webrtcvad" else "music"
+
+
+def replace_named_sets(config: dict[str, Any], overrides: Mapping[str, Any]) -> None:
+    """Let the sets a user's config names replace the workflow's, in place, instead of joining them.
+
+    Snakemake merges a ``--configfile`` (or ``--config``) into the workflow's ``config.yaml`` key by key, so the
+    demo's clips would join a user's ``corpus_dir`` and the demo's backbones and vocoders a user's. Here a user
+    config that names its corpus (any of :data:`CORPUS_KEYS`) replaces the whole corpus and the pairs; one that
+    names ``backbones`` or ``vocoders`` replaces that section. Option sections (``trim``, ``transfer``, ...) still
+    merge key by key.
+
+    Args:
+        config: the merged config (Snakemake's ``config``), changed in place.
+        overrides: what the command line gave (Snakemake's ``config_settings.overwrite_config``).
+    """
+    if any(key in overrides for key in CORPUS_KEYS):
+        for key in (*CORPUS_KEYS, "pairs"):
+            config.pop(key, None)
+            if key in overrides:
+                config[key] = copy.deepcopy(overrides[key])
+    for key in ("backbones", "vocoders"):
+        if key in overrides:
+            config[key] = copy.deepcopy(overrides[key])
 
 
 def load_pipeline(config: Mapping[str, Any]) -> Pipeline:
