@@ -78,14 +78,32 @@ def test_infinite_samples_are_rejected(tmp_path):
 
 
 @pytest.mark.slow
-def test_clip_shorter_than_an_analysis_window_is_a_clear_error(tmp_path):
-    config = tiny_config(pairs=[{"content": "tone", "style": "click"}])
-    config["clips"].append({"id": "click", "path": "audio/click.wav", "vad": "none"})
+def test_each_bad_input_fails_in_the_pipeline_with_one_line_naming_the_users_file(tmp_path):
+    """The inputs a new user tripped over: each is refused at trimming, named by its own path, whatever the vad."""
+    bad = {  # clip id: (audio at 22.05 kHz, vad, message after "audio/<id>.wav: ")
+        "faint": (harmonic(1.0, 22050) * 6e-5, "energy", "peaks at -90 dBFS, below the -60 dBFS floor"),
+        "zeros": (silence(1.0, 22050), "none", "is digital silence, below the -60 dBFS floor"),
+        "brief": (harmonic(0.1, 22050), "none", "0.10 s after trimming is shorter than the 0.5 s the analysis needs"),
+        "click": (
+            np.concatenate([harmonic(0.03, 22050), silence(1.0, 22050)]),
+            "energy",
+            "0.15 s after trimming is shorter than the 0.5 s the analysis needs",
+        ),  # fmt: skip
+    }
+    config = tiny_config(pairs=[{"content": "tone", "style": name} for name in bad])
+    config["clips"] += [{"id": name, "path": f"audio/{name}.wav", "vad": vad} for name, (_, vad, _) in bad.items()]
     workdir = make_workdir(tmp_path, config)
-    write_wav(workdir / "audio/click.wav", harmonic(0.02, 22050), 22050)
-    process = snakemake(workdir, check=False)
+    for name, (audio, _, _) in bad.items():
+        write_wav(workdir / f"audio/{name}.wav", audio, 22050)
+    process = snakemake(workdir, "--keep-going", check=False)
     assert process.returncode != 0
-    assert "click.wav: 20 ms after trimming is shorter than one analysis window (46 ms)" in process.stderr
+    failures = pd.read_csv(workdir / "results/failures.tsv", sep="\t")
+    assert list(failures["job"]) == [f"clip={name}" for name in sorted(bad)] and set(failures["rule"]) == {"trim"}
+    for name, message in zip(failures["job"], failures["message"], strict=True):
+        clip = name.removeprefix("clip=")
+        assert message.startswith(f"audio/{clip}.wav: {bad[clip][2]}"), message
+        assert f"audio/{clip}.wav: " in process.stderr
+    assert "results/resampled" not in "".join(failures["message"])
 
 
 @pytest.mark.slow
@@ -115,7 +133,7 @@ def test_a_mixed_corpus_with_bad_files_completes_every_unaffected_pair(tmp_path)
     failures = pd.read_csv(results / "failures.tsv", sep="\t")
     assert list(failures["job"]) == ["clip=empty", "clip=quiet"] and set(failures["rule"]) == {"trim"}
     assert failures["message"][0].startswith("corpus/empty.wav: not a readable audio file")
-    assert failures["message"][1].startswith("corpus/quiet.wav: trimming with 'energy' found no voiced audio")
+    assert failures["message"][1].startswith("corpus/quiet.wav: is digital silence, below the -60 dBFS floor")
     assert not list(results.rglob(".*"))  # no temporary files left behind
     assert not (results / "trimmed/empty.wav").exists() and not (results / "metrics.tsv").exists()
 
