@@ -88,7 +88,7 @@ def test_each_bad_input_fails_in_the_pipeline_with_one_line_naming_the_users_fil
             np.concatenate([harmonic(0.03, 22050), silence(1.0, 22050)]),
             "energy",
             "0.15 s after trimming is shorter than the 0.5 s the analysis needs",
-        ),  # fmt: skip
+        ),
     }
     config = tiny_config(pairs=[{"content": "tone", "style": name} for name in bad])
     config["clips"] += [{"id": name, "path": f"audio/{name}.wav", "vad": vad} for name, (_, vad, _) in bad.items()]
