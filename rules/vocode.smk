@@ -15,5 +15,6 @@ rule vocode:
     params:
         vocoder=lambda wildcards: PIPELINE.vocoders[wildcards.vocoder].params(),
         device=DEVICE,
+        output_format=config["output_format"],
     script:
         "../workflow_scripts/steps/vocode.py"

@@ -35,7 +35,7 @@ def test_outputs_metrics_and_durations(built_workdir):
     assert (results / "plots/summary.png").is_file()
 
     info = sf.info(results / "audio/griffinlim/random_cnn/tone/chirp.wav")
-    assert info.samplerate == 22050 and info.subtype == "FLOAT" and info.channels == 1
+    assert info.samplerate == 22050 and info.subtype == "PCM_16" and info.channels == 1  # output_format: pcm16
     stylised = np.load(results / "stylised/hifigan/random_cnn/tone/chirp.npy")
     content = np.load(results / "mel/hifigan/tone.npy")
     assert stylised.dtype == np.float32 and stylised.shape == content.shape

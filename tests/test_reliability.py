@@ -30,6 +30,8 @@ FORMATS = [  # (file name, libsndfile format, subtype, channels, sample rate)
     ("hires.wav", "WAV", "PCM_24", 2, 96000),
     ("lossless.flac", "FLAC", "PCM_16", 2, 44100),
     ("lossy.ogg", "OGG", "VORBIS", 1, 44100),
+    ("voice.opus", "OGG", "OPUS", 1, 48000),
+    ("song.mp3", "MP3", "MPEG_LAYER_III", 2, 44100),
 ]
 
 
@@ -49,8 +51,9 @@ def test_every_supported_format_goes_through_the_front_end(tmp_path, name, conta
     sf.write(path, audio.T, sr, format=container, subtype=subtype)
     trimmed, features = prepared_features(path)
     assert trimmed.shape[0] == channels
-    assert trimmed.shape[1] / sr == pytest.approx(1.0, abs=0.04)
-    assert features.shape[0] == 80 and features.shape[1] == pytest.approx(22050 / 256, abs=4)
+    smear = 0.04 if subtype in ("OPUS", "MPEG_LAYER_III") else 0.0  # pre-echo of lossy codecs spreads the onsets
+    assert trimmed.shape[1] / sr == pytest.approx(1.0, abs=0.04 + smear)
+    assert features.shape[0] == 80 and features.shape[1] == pytest.approx(trimmed.shape[1] / sr * 22050 / 256, abs=2)
     assert np.isfinite(features).all() and features.max() > np.log(1e-5) + 5
 
 

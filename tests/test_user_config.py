@@ -6,9 +6,8 @@ import re
 import pytest
 import yaml
 from conftest import REPO, make_workdir, snakemake, tiny_config
-from jsonschema import Draft202012Validator
 
-from workflow_scripts.schema_errors import schema_error_line
+from workflow_scripts.schema_errors import first_schema_error
 from workflow_scripts.settings import replace_named_sets
 
 SCHEMA = yaml.safe_load((REPO / "schemas/config.schema.yaml").read_text())
@@ -17,8 +16,7 @@ TRANSFER_KEYS = ", ".join(SCHEMA["properties"]["transfer"]["properties"])
 
 
 def first_error_line(config: dict) -> str:
-    """The line for the first error, the one Snakemake's validate raises."""
-    return schema_error_line(next(Draft202012Validator(SCHEMA).iter_errors(config)), config)
+    return first_schema_error(config, SCHEMA)
 
 
 def with_change(**change) -> dict:

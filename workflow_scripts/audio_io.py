@@ -72,10 +72,14 @@ def normalise(audio: np.ndarray, mode: str, target_db: float, source: str = "aud
     return (audio * gain).astype(np.float32)
 
 
-def save_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int) -> None:
-    """Write float32 WAV (no quantisation) atomically; ``audio`` is ``(samples,)`` or ``(channels, samples)``."""
+def save_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, subtype: str = "FLOAT") -> None:
+    """Write a WAV atomically; ``audio`` is ``(samples,)`` or ``(channels, samples)``.
+
+    ``subtype`` is libsndfile's sample format: ``FLOAT`` (the default, no quantisation: intermediate files),
+    ``PCM_16`` or ``PCM_24`` (rendered outputs, options.OUTPUT_FORMATS).
+    """
     with atomic_path(path) as tmp:
-        sf.write(tmp, np.asarray(audio, dtype=np.float32).T, sample_rate, subtype="FLOAT", format="WAV")
+        sf.write(tmp, np.asarray(audio, dtype=np.float32).T, sample_rate, subtype=subtype, format="WAV")
 
 
 def save_array(path: str | os.PathLike, array: np.ndarray) -> None:

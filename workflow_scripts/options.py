@@ -24,6 +24,11 @@ CONVENTION_SAMPLE_RATES: dict[str, int] = {"hifigan": 22050, "wavenet": 22050}
 EVALUATION_CONVENTION = "hifigan"
 
 
+# Sample formats of the rendered WAVs (config output_format) by name, as libsndfile subtypes. Integer PCM is what
+# every audio tool reads without a warning; float keeps the vocoder's samples unquantised.
+OUTPUT_FORMATS: dict[str, str] = {"pcm16": "PCM_16", "pcm24": "PCM_24", "float": "FLOAT"}
+
+
 # --- Trimming ---
 
 TRIM_METHODS = ("webrtcvad", "energy", "none")

@@ -30,6 +30,14 @@ def schema_error_line(error: Any, config: Mapping[str, Any]) -> str:
     return f"config: {key}{_clip_note(error.absolute_path, config)}: {problem}" if key else f"config: {problem}"
 
 
+def first_schema_error(config: Mapping[str, Any], schema: Mapping[str, Any]) -> str | None:
+    """The line for the first error of ``config`` against ``schema`` (the one Snakemake's validate raises)."""
+    from jsonschema import Draft202012Validator
+
+    error = next(Draft202012Validator(schema).iter_errors(config), None)
+    return None if error is None else schema_error_line(error, config)
+
+
 def _diagnose(error: Any, config: Mapping[str, Any]) -> tuple[str, str]:
     """The key path an error is at, and what is wrong there and what is allowed."""
     where = _key_path(error.absolute_path)
@@ -38,14 +46,14 @@ def _diagnose(error: Any, config: Mapping[str, Any]) -> tuple[str, str]:
         known = list(error.schema.get("properties", {}))
         extra = next(key for key in value if key not in known)
         key = f"{where}.{extra}" if where else str(extra)
-        return key, f"unknown key{_nearest(extra, known)}; allowed keys: {', '.join(known)}"
+        return key, f"unknown key{nearest_hint(extra, known)}; allowed keys: {', '.join(known)}"
     if kind == "required":
         return where, f"missing key {next(key for key in allowed if key not in value)!r}"
     if kind in ("oneOf", "anyOf"):
         return _alternatives(error, where, config)
     if kind == "enum":
         choices = [str(choice) for choice in allowed]
-        return where, f"{_show(value)} is not allowed{_nearest(str(value), choices)}; allowed: {', '.join(choices)}"
+        return where, f"{_show(value)} is not allowed{nearest_hint(str(value), choices)}; allowed: {', '.join(choices)}"
     if kind == "type":
         expected = " or ".join(_TYPE_NAMES.get(name, name) for name in _as_list(allowed))
         return where, f"expected {expected}, got {_show(value)}"
@@ -88,7 +96,8 @@ def _clip_note(path: Sequence[str | int], config: Mapping[str, Any]) -> str:
     return f" (clip {clip['id']!r})" if isinstance(clip, Mapping) and isinstance(clip.get("id"), str) else ""
 
 
-def _nearest(word: str, choices: Sequence[str]) -> str:
+def nearest_hint(word: str, choices: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` with the choice nearest to ``word`` (difflib), or nothing when none is near."""
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     if not close:  # a case slip ("KNN") is close at any length
         close = [choice for choice in choices if choice.lower() == word.lower()]

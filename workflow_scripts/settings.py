@@ -32,7 +32,8 @@ from workflow_scripts.options import (
     VocoderOptions,
 )
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3")
+# Files corpus_dir discovers: the formats libsndfile (>= 1.1, bundled with soundfile) decodes that recordings come in.
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".mp3")
 ROLES = ("content", "style", "both")
 KINDS = ("speech", "music")
 # Where a config lists its clips. A config given on the command line that names one of them brings its own corpus.
@@ -219,7 +220,7 @@ def _collect_clips(config: Mapping[str, Any]) -> dict[str, Clip]:
     if config.get("sample_sheet"):
         found += [(clip, config["sample_sheet"]) for clip in _read_sample_sheet(Path(config["sample_sheet"]))]
     if config.get("corpus_dir"):
-        found += [(clip, config["corpus_dir"]) for clip in _discover(Path(config["corpus_dir"]))]
+        found += [(clip, config["corpus_dir"]) for clip in discover_clips(Path(config["corpus_dir"]))]
 
     clips: dict[str, Clip] = {}
     for clip, origin in found:
@@ -267,7 +268,8 @@ def _read_sample_sheet(sheet: Path) -> list[Clip]:
     return clips
 
 
-def _discover(directory: Path) -> list[Clip]:
+def discover_clips(directory: Path) -> list[Clip]:
+    """Every audio file under ``directory`` (:data:`AUDIO_EXTENSIONS`, any depth) as a clip, in path order."""
     if not directory.is_dir():
         raise ConfigError(f"config: corpus_dir not found: {directory}")
     # the extension first: only audio files cost a stat (the listing is all discovery reads; jobs read the audio)

@@ -8,6 +8,7 @@ import numpy as np
 from workflow_scripts.artifacts import write_json
 from workflow_scripts.audio_io import save_audio
 from workflow_scripts.device import job_device
+from workflow_scripts.options import OUTPUT_FORMATS
 from workflow_scripts.runtime import job_usage, run_step
 from workflow_scripts.vocoders import vocoder_from_params
 
@@ -23,7 +24,9 @@ def main() -> None:
     peak = float(np.max(np.abs(audio)))
     if peak > PEAK_CEILING:
         audio = audio * (PEAK_CEILING / peak)
-    save_audio(snakemake.output.wav, audio, vocoder.convention.sample_rate)
+    save_audio(
+        snakemake.output.wav, audio, vocoder.convention.sample_rate, OUTPUT_FORMATS[snakemake.params.output_format]
+    )
     seconds = time.perf_counter() - start
     logging.info(
         "rendered %.2f s of audio in %.1f s on %s",
