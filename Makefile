@@ -12,6 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 CONFIG ?=
+# last on the command line: --configfile takes every word after it as a file
 CONFIG_ARGS := $(if $(CONFIG),--configfile $(CONFIG))
 
 .PHONY: venv demo report test test-slurm lint format bench clean $(BENCH_SECTIONS)
@@ -30,7 +31,7 @@ demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) $(CONFIG_ARGS)
 
 report: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) $(CONFIG_ARGS) results/report.html
+	$(BIN)/snakemake --cores $(CORES) results/report.html $(CONFIG_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
 demo's (config.yaml) whatever flags are used."""
 
 import re
+import subprocess
 
 import pytest
 import yaml
@@ -124,3 +125,12 @@ def test_replace_named_sets_keeps_option_sections_merged():
     merged = {**demo, "vocoders": {**demo["vocoders"], "hifigan": {}}, "device": "cpu"}
     replace_named_sets(merged, overrides)
     assert merged["vocoders"] == {"hifigan": {}} and merged["clips"] == demo["clips"]
+
+
+@pytest.mark.parametrize("target", ["demo", "report"])
+def test_make_passes_config_to_snakemake(target):
+    process = subprocess.run(["make", "-n", target, "CONFIG=my.yaml"], cwd=REPO, capture_output=True, text=True)
+    run = next(line for line in process.stdout.splitlines() if "snakemake --cores" in line)
+    assert run.endswith(" --configfile my.yaml")  # last: it would take a target after it for a config file
+    plain = subprocess.run(["make", "-n", target], cwd=REPO, capture_output=True, text=True).stdout
+    assert "--configfile" not in plain

@@ -199,13 +199,15 @@ def snakemake_command(workdir: Path, cores: int, targets: Sequence[str], keep_go
 
 
 def copy_outputs(rendered: Mapping[tuple[str, str], Path], output: Path | None) -> dict[tuple[str, str], Path]:
-    """Copy each rendered WAV that exists to ``output`` (a file for one pair, else a directory)."""
+    """Copy each rendered WAV that exists to ``output``: a file for one pair (unless it is a directory), else a
+    directory that receives ``CONTENT_in_the_style_of_STYLE.wav`` each."""
     copies = {}
     for (content, style), source in rendered.items():
-        if len(rendered) == 1:
-            target = output or Path(f"{content}_in_the_style_of_{style}.wav")
+        name = f"{content}_in_the_style_of_{style}.wav"
+        if len(rendered) == 1 and (output is None or not output.is_dir()):
+            target = output or Path(name)
         else:
-            target = (output or Path("styled")) / f"{content}_in_the_style_of_{style}.wav"
+            target = (output or Path("styled")) / name
         if source.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
