@@ -130,7 +130,9 @@ def test_invalid_config_stops_before_any_job(tmp_path):
     write_config(workdir, tiny_config(backbones={"resnet": {}}))
     process = snakemake(workdir, check=False)
     assert process.returncode != 0
-    assert "config: backbones.resnet: unknown type 'resnet'; known: random_cnn" in process.stderr
+    assert "config: backbones.resnet: unknown type 'resnet' (did you mean 'resnet50'?); known: random_cnn" in (
+        process.stderr
+    )
     assert not (workdir / "results").exists()
 
 

@@ -39,10 +39,10 @@ def test_per_clip_vad_overrides_corpus_method(corpus):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"backbones": {"vgg": {}}}, "backbones.vgg: unknown type 'vgg'; known: random_cnn"),
+        ({"backbones": {"vgg": {}}}, "backbones.vgg: unknown type 'vgg' (did you mean 'vgg19'?); known: random_cnn"),
         (
             {"backbones": {"random_cnn": {"filter": 3}}},
-            "backbones.random_cnn: unknown option 'filter'; known: ",
+            "backbones.random_cnn: unknown option 'filter' (did you mean 'filters'?); known: ",
         ),
         (
             {"backbones": {"random_cnn": {"filters": "many"}}},
@@ -57,7 +57,10 @@ def test_per_clip_vad_overrides_corpus_method(corpus):
         ({"vocoders": {"gl": {"type": "griffinlim", "convention": "lj"}}}, "unknown convention 'lj'"),
         ({"vocoders": {"melgan": {}}}, "vocoders.melgan: unknown type 'melgan'; known: griffinlim"),
         ({"pairs": [{"content": "tone", "style": "missing"}]}, "pairs: unknown style clip 'missing'"),
-        ({"transfer": {"iters": 3}}, "transfer: unknown option 'iters'"),
+        (
+            {"transfer": {"iters": 3}},
+            "transfer: unknown option 'iters' (did you mean 'iterations'?); known: k, max_shift, ",
+        ),
         ({"backbones": {"random_cnn": {"weights": "w.pt"}}}, "random_cnn.weights: file not found: w.pt"),
         ({"clips": [{"id": "x", "path": "nowhere.wav"}]}, "clip 'x': audio file not found: nowhere.wav"),
         ({"clips": [{"id": "x", "synth": "violin"}]}, "clip 'x': unknown synth 'violin'"),

@@ -31,6 +31,7 @@ from workflow_scripts.options import (
     TrimSettings,
     VocoderOptions,
 )
+from workflow_scripts.schema_errors import nearest_hint
 
 # Files corpus_dir discovers: the formats libsndfile (>= 1.1, bundled with soundfile) decodes that recordings come in.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".mp3")
@@ -152,7 +153,8 @@ def parse_options(cls: type, mapping: Mapping[str, Any], where: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(mapping) - set(fields))
     if unknown:
-        raise ConfigError(f"config: {where}: unknown option {unknown[0]!r}; known: {', '.join(fields)}")
+        hint = nearest_hint(unknown[0], list(fields))
+        raise ConfigError(f"config: {where}: unknown option {unknown[0]!r}{hint}; known: {', '.join(fields)}")
     hints = typing.get_type_hints(cls)
     for key, value in mapping.items():
         if not _matches(value, hints[key]):
@@ -201,7 +203,9 @@ def _components(
         entry = dict(entry or {})
         kind = entry.pop("type", name)
         if kind not in registry:
-            raise ConfigError(f"config: {where}.{name}: unknown type {kind!r}; known: {', '.join(sorted(registry))}")
+            known = sorted(registry)
+            hint = nearest_hint(kind, known)
+            raise ConfigError(f"config: {where}.{name}: unknown type {kind!r}{hint}; known: {', '.join(known)}")
         options = parse_options(registry[kind], entry, f"{where}.{name}")
         options.check(f"{where}.{name}")
         components[name] = Component(name, kind, options)
