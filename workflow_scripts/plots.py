@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from workflow_scripts.artifacts import atomic_path
+from workflow_scripts.metrics_table import built
 
 # Colour range of spectrogram panels: this many dB below the loudest bin of all panels.
 DYNAMIC_RANGE_DB = 80.0
@@ -62,8 +63,10 @@ def spectrogram_panels(
     _save(figure, path)
 
 
-def summary_scatter(path: str | os.PathLike, metrics: pd.DataFrame) -> None:
-    """Style match against content preservation, one marker per output: colour = backbone, shape = vocoder."""
+def summary_scatter(path: str | os.PathLike, table: pd.DataFrame) -> None:
+    """Style match against content preservation, one marker per output that was built (``table``: the metrics
+    table, failed outputs included): colour = backbone, shape = vocoder."""
+    metrics = built(table)
     figure, axis = plt.subplots(figsize=(8, 6))
     backbones = sorted(metrics["backbone"].unique())
     vocoders = sorted(metrics["vocoder"].unique())
@@ -93,7 +96,8 @@ def summary_scatter(path: str | os.PathLike, metrics: pd.DataFrame) -> None:
     ]
     axis.legend(handles=handles, fontsize=8, loc="best")
     axis.grid(alpha=0.3)
-    axis.set_title(f"{len(metrics)} outputs")
+    failed = len(table) - len(metrics)
+    axis.set_title(f"{len(metrics)} outputs" + (f" ({failed} failed, not shown)" if failed else ""))
     _save(figure, path)
 
 
