@@ -70,6 +70,9 @@ class ProgressLines(io.TextIOBase):
     def flush(self) -> None:
         self.stream.flush()
 
+    def fileno(self) -> int:  # for code that writes to the descriptor itself (C extensions, subprocesses)
+        return self.stream.fileno()
+
 
 def run_step(snakemake: Any, main: Callable[[], None]) -> None:
     """Run a rule script's ``main`` with logging to its log file and stderr, every line labelled with the job

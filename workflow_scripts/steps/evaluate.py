@@ -1,5 +1,7 @@
 """Rule evaluate: the metrics row and the spectrogram panels of one rendered output."""
 
+import logging
+
 import numpy as np
 import pandas as pd
 
@@ -8,10 +10,12 @@ from workflow_scripts.audio_io import load_audio
 from workflow_scripts.conventions import get_convention
 from workflow_scripts.metrics import decibels, output_row, read_json, read_output_audio
 from workflow_scripts.plots import spectrogram_panels
-from workflow_scripts.runtime import run_step
+from workflow_scripts.runtime import job_usage, run_step
 
 
 def write_metrics_row(transfer_summary: dict) -> None:
+    """The row, with this job's own wall time and peak memory (``evaluate_job_s``, ``evaluate_max_rss_mb``), so it
+    is written last."""
     row = output_row(
         snakemake.wildcards,
         output_wav=snakemake.input.wav,
@@ -23,8 +27,11 @@ def write_metrics_row(transfer_summary: dict) -> None:
         transfer_summary=transfer_summary,
         vocode_summary=read_json(snakemake.input.vocode_summary),
     )
+    usage = job_usage()
+    row |= {"evaluate_job_s": usage["job_s"], "evaluate_max_rss_mb": usage["max_rss_mb"]}
     with atomic_path(snakemake.output.tsv) as tmp:
         pd.DataFrame([row]).to_csv(tmp, sep="\t", index=False)
+    logging.info("metrics row written; the job took %.1f s from process start, peak %.0f MiB", *usage.values())
 
 
 def plot_spectrograms(convention_name: str) -> None:
@@ -48,9 +55,11 @@ def plot_spectrograms(convention_name: str) -> None:
 
 
 def main() -> None:
+    w = snakemake.wildcards
+    logging.info("measuring %s in the style of %s (%s + %s)", w.content, w.style, w.backbone, w.vocoder)
     transfer_summary = read_json(snakemake.input.transfer_summary)
-    write_metrics_row(transfer_summary)
     plot_spectrograms(transfer_summary["convention"])
+    write_metrics_row(transfer_summary)
 
 
 run_step(snakemake, main)
