@@ -192,7 +192,9 @@ def end_of_run_message(
     if len(built) > MAX_LISTED_OUTPUTS:
         lines.append(f"  ... and {len(built) - MAX_LISTED_OUTPUTS} more under {os.path.commonpath(built)}")
     for label, path in corpus_results.items():
-        state = "missing" if not Path(path).is_file() else "provisional" if path in provisional else ""
+        state = "provisional" if path in provisional else "" if Path(path).is_file() else "missing"
+        if state == "missing" and label == "report":
+            state = "not built by this run's targets: make report builds it"
         lines.append(f"{label.replace('_', ' ')}: {path}" + (f" ({state})" if state else ""))
     if failed_jobs:
         lines.append(f"{failed_jobs} job(s) failed; see {failures_table}")

@@ -1,6 +1,7 @@
 """Rule evaluate: the metrics row and the spectrogram panels of one rendered output."""
 
 import logging
+import time
 
 import numpy as np
 import pandas as pd
@@ -56,9 +57,12 @@ def plot_spectrograms(convention_name: str) -> None:
 
 def main() -> None:
     w = snakemake.wildcards
+    # the first line comes once the imports are done: the time to it is the job's start-up
     logging.info("measuring %s in the style of %s (%s + %s)", w.content, w.style, w.backbone, w.vocoder)
     transfer_summary = read_json(snakemake.input.transfer_summary)
+    start = time.perf_counter()
     plot_spectrograms(transfer_summary["convention"])
+    logging.info("spectrogram panels drawn in %.1f s", time.perf_counter() - start)
     write_metrics_row(transfer_summary)
 
 
