@@ -112,15 +112,17 @@ def run_step(snakemake: Any, main: Callable[[], None]) -> None:
 
 
 def job_usage() -> dict[str, float]:
-    """Wall time since this job's process started (interpreter start-up and imports included) and its peak resident
-    memory so far: what a Snakemake ``benchmark:`` file records, kept in the job's summary instead of a file of its
-    own (every file per job costs Snakemake's planning time, over thousands of jobs). Linux: ``/proc``."""
+    """Wall time since this job's process started (interpreter start-up and imports included), its peak resident
+    memory and its CPU time (user + system, all threads: less disturbed by a loaded machine than wall time) so far:
+    what a Snakemake ``benchmark:`` file records, kept in the job's summary instead of a file of its own (every file
+    per job costs Snakemake's planning time, over thousands of jobs). Linux: ``/proc``."""
     # field 22 of /proc/self/stat, counted after the parenthesised command name: start time in clock ticks after boot
     started_ticks = int(Path("/proc/self/stat").read_text().rpartition(")")[2].split()[19])
     elapsed = time.clock_gettime(time.CLOCK_BOOTTIME) - started_ticks / os.sysconf("SC_CLK_TCK")
     # VmHWM, the peak of this process image since exec (ru_maxrss would include the parent's at fork, Snakemake's)
     peak_kib = int(re.search(r"^VmHWM:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.M).group(1))
-    return {"job_s": round(elapsed, 3), "max_rss_mb": peak_kib / 1024}
+    cpu = os.times()  # user and system time of this process's threads (of children that were waited for: apart)
+    return {"job_s": round(elapsed, 3), "max_rss_mb": peak_kib / 1024, "cpu_s": round(cpu.user + cpu.system, 3)}
 
 
 def clear_failure_records(logs: str | os.PathLike) -> None:

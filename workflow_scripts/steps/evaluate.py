@@ -4,19 +4,18 @@ import logging
 import time
 
 import numpy as np
-import pandas as pd
 
-from workflow_scripts.artifacts import atomic_path
 from workflow_scripts.audio_io import load_audio
 from workflow_scripts.conventions import get_convention
 from workflow_scripts.metrics import decibels, output_row, read_json, read_output_audio
-from workflow_scripts.plots import spectrogram_panels
+from workflow_scripts.metrics_table import write_row
 from workflow_scripts.runtime import job_usage, run_step
+from workflow_scripts.spectrogram_image import spectrogram_panels
 
 
 def write_metrics_row(transfer_summary: dict) -> None:
-    """The row, with this job's own wall time and peak memory (``evaluate_job_s``, ``evaluate_max_rss_mb``), so it
-    is written last."""
+    """The row, with this job's own wall time, peak memory and CPU time (``evaluate_job_s``, ``evaluate_max_rss_mb``,
+    ``evaluate_cpu_s``), so it is written last."""
     row = output_row(
         snakemake.wildcards,
         output_wav=snakemake.input.wav,
@@ -29,10 +28,12 @@ def write_metrics_row(transfer_summary: dict) -> None:
         vocode_summary=read_json(snakemake.input.vocode_summary),
     )
     usage = job_usage()
-    row |= {"evaluate_job_s": usage["job_s"], "evaluate_max_rss_mb": usage["max_rss_mb"]}
-    with atomic_path(snakemake.output.tsv) as tmp:
-        pd.DataFrame([row]).to_csv(tmp, sep="\t", index=False)
-    logging.info("metrics row written; the job took %.1f s from process start, peak %.0f MiB", *usage.values())
+    row |= {f"evaluate_{name}": usage[name] for name in ("job_s", "max_rss_mb", "cpu_s")}
+    write_row(snakemake.output.tsv, row)
+    logging.info(
+        "metrics row written; the job took %.1f s from process start (%.1f s of CPU), peak %.0f MiB",
+        usage["job_s"], usage["cpu_s"], usage["max_rss_mb"],
+    )  # fmt: skip
 
 
 def plot_spectrograms(convention_name: str) -> None:
