@@ -51,7 +51,7 @@ test-slurm: $(STAMP)
 	$(BIN)/python -m pytest tests/slurm $(PYTEST_ARGS)
 
 BENCH_SECTIONS := transfer griffinlim dag vocoders backbones evaluation long_clips quality quality_levers batching gpu \
-	long_transfer long_vocoders long_windows
+	long_transfer long_vocoders long_windows evaluation_metrics evaluation_jobs
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(filter $(BENCH_SECTIONS),$(MAKECMDGOALS))

@@ -40,13 +40,8 @@ onstart:
 
 
 onsuccess:
-    write_failures_table(LOGS, PATTERNS["failures"])
+    finish_run(workflow.dag)
 
 
 onerror:
-    failed = write_failures_table(LOGS, PATTERNS["failures"])
-    if failed:
-        print(
-            f"{failed} job(s) failed on bad input; see {PATTERNS['failures']}",
-            file=sys.stderr,
-        )
+    finish_run(workflow.dag)

@@ -25,11 +25,13 @@ SECTIONS = {
     "batching": batching.run,
     "gpu": gpu.run,
 }
-# Parts of a section, run only when named: long_clips runs both
+# Parts of a section, run only when named: long_clips runs both; evaluation runs evaluation_metrics and evaluation_jobs
 PARTS = {
     "long_transfer": long_clips.run_transfer,
     "long_vocoders": long_clips.run_vocoders,
     "long_windows": long_clips.run_windows,
+    "evaluation_metrics": evaluation.run_metrics,
+    "evaluation_jobs": evaluation.run_jobs,
 }
 
 

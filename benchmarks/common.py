@@ -16,8 +16,24 @@ import torch
 from workflow_scripts.audio_io import load_audio, normalise, resample, to_mono
 from workflow_scripts.demo_corpus import bowed_tone, plucked_melody
 
-# Real recordings when the checkout sits beside the shared data (never copied into the project).
-SEED_EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "seed_examples"
+
+def _seed_examples() -> Path:
+    """Real recordings (never copied into the project): ``$SEED_EXAMPLES`` when set, else ``shared/data/
+    seed_examples`` beside the checkout, or beside the main checkout when this one is a git worktree (whose ``.git``
+    file points into the main checkout's ``.git/worktrees``)."""
+    if "SEED_EXAMPLES" in os.environ:
+        return Path(os.environ["SEED_EXAMPLES"])
+    checkout = Path(__file__).resolve().parents[1]
+    candidates = [checkout.parent]
+    git = checkout / ".git"
+    if git.is_file() and git.read_text().startswith("gitdir:"):
+        # gitdir: <main checkout>/.git/worktrees/<name>
+        candidates.append(Path(git.read_text().partition(":")[2].strip()).resolve().parents[2].parent)
+    found = [root / "shared" / "data" / "seed_examples" for root in candidates]
+    return next((path for path in found if path.is_dir()), found[0])
+
+
+SEED_EXAMPLES = _seed_examples()
 
 
 def clip(name: str, sample_rate: int, seconds: float | None = None) -> np.ndarray:

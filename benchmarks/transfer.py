@@ -37,8 +37,8 @@ from workflow_scripts.metrics import (
 )
 from workflow_scripts.optimise import Objective, matched_transfer, style_transfer
 from workflow_scripts.pitch import f0_track
-from workflow_scripts.plots import spectrogram_panels
 from workflow_scripts.settings import load_pipeline
+from workflow_scripts.spectrogram_image import spectrogram_panels
 from workflow_scripts.style_statistics import style_targets
 from workflow_scripts.vocoders import HiFiGAN, vocoder_from_params
 

@@ -1,6 +1,7 @@
 # Configuration, sample table, wildcard constraints and input functions shared by every stage.
 # Everything imported here is light (no torch, torchvision or librosa): those load only inside jobs.
 
+import os
 import re
 import sys
 
@@ -9,7 +10,13 @@ from snakemake.utils import min_version, validate
 
 from workflow_scripts.errors import ConfigError
 from workflow_scripts.options import CONVENTION_SAMPLE_RATES, EVALUATION_CONVENTION
-from workflow_scripts.runtime import clear_failure_records, write_failures_table
+from workflow_scripts.provenance import config_hash
+from workflow_scripts.runtime import (
+    clear_failure_records,
+    end_of_run_message,
+    failure_records,
+    write_failures_table,
+)
 from workflow_scripts.schema_errors import schema_error_line
 from workflow_scripts.settings import load_pipeline, replace_named_sets
 
@@ -28,6 +35,13 @@ try:
 except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
+
+# Stated in metrics.tsv and the report; a param of aggregate_metrics, so any change of the configuration or of the
+# clips a sample sheet or corpus_dir resolves to rebuilds the corpus results (never the per-output work, whose own
+# params decide that).
+CONFIG_HASH = config_hash(
+    {**config, "resolved_clips": [vars(clip) for clip in PIPELINE.clips.values()]}
+)
 
 RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
@@ -187,3 +201,56 @@ def batch_inputs(wildcards):
             convention=wildcards.convention, clip=wildcards.style
         )
     return inputs
+
+
+CORPUS_RESULTS = {
+    name: PATTERNS[name] for name in ("metrics", "summary_plot", "report")
+}
+
+
+def finish_run(dag):
+    """End of a run (onsuccess, onerror): results/failures.tsv; after a failure, the corpus results this run was to
+    rebuild, made from the outputs that are current (workflow_scripts/provisional.py); a report left from before
+    this run's changes removed; then where everything is.
+
+    ``dag`` is Snakemake's: the files of jobs it set out to run, and of those it has not finished.
+    """
+    failed = write_failures_table(LOGS, PATTERNS["failures"])
+    planned = {
+        str(f) for job in dag.needrun_jobs(exclude_finished=False) for f in job.output
+    }
+    unfinished = {str(f) for job in dag.needrun_jobs() for f in job.output}
+    provisional = []
+    if unfinished & set(CORPUS_RESULTS.values()):
+        # imported here: pandas, matplotlib and jinja2 would slow every Snakefile parse
+        from workflow_scripts.provisional import write_provisional_results
+
+        provisional = write_provisional_results(
+            outputs=per_output_keys(),
+            rows=all_rows(),
+            plots=per_output(PATTERNS["output_plot"]),
+            audio=per_output(PATTERNS["audio"] + ".wav"),
+            clips={
+                clip: resampled_for(EVALUATION_CONVENTION, clip)
+                for clip in PIPELINE.pair_clips
+            },
+            targets=CORPUS_RESULTS,
+            unfinished=unfinished,
+            records=failure_records(LOGS),
+            config=config,
+            config_hash=CONFIG_HASH,
+        )
+    page = PATTERNS["report"]
+    removed = []
+    if PATTERNS["metrics"] in planned and page not in planned and os.path.exists(page):
+        os.remove(page)
+        removed.append(page)
+    message = end_of_run_message(
+        outputs=per_output(PATTERNS["audio"] + ".wav"),
+        corpus_results=CORPUS_RESULTS,
+        failures_table=PATTERNS["failures"],
+        failed_jobs=failed,
+        provisional=provisional,
+        removed=removed,
+    )
+    print(message, file=sys.stderr)

@@ -35,5 +35,7 @@ rule aggregate_metrics:
         f"{LOGS}/aggregate_metrics.log",
     conda:
         CONDA_ENV
+    params:
+        config_hash=CONFIG_HASH,
     script:
         "../workflow_scripts/steps/aggregate.py"

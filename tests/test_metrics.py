@@ -23,6 +23,17 @@ from workflow_scripts.metrics import (
     texture_distance,
     texture_statistics,
 )
+from workflow_scripts.metrics_table import write_row
+from workflow_scripts.spectrogram_image import (
+    LABEL_HEIGHT,
+    MARGIN_LEFT,
+    MARGIN_RIGHT,
+    PLOT_WIDTH,
+    ROWS_PER_MEL,
+    TITLE_HEIGHT,
+    magma,
+    spectrogram_panels,
+)
 
 SR = EVALUATION.sample_rate
 RATE = evaluation_frame_rate()
@@ -106,3 +117,43 @@ def test_job_usage_counts_from_process_start_and_peak_memory():
     usage = json.loads(subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, check=True).stdout)
     assert 0.5 <= usage["job_s"] < 30
     assert 300 <= usage["max_rss_mb"] < 1000
+    assert 0 < usage["cpu_s"] < usage["job_s"] * 4  # the sleep costs no CPU
+
+
+def test_write_row_reads_back_as_the_row_pandas_wrote(tmp_path):
+    """The evaluate job writes its row without pandas: what aggregate reads must not change."""
+    pd = pytest.importorskip("pandas")
+    row = {"content": "a b", "style": "s", "f0_corr": float("nan"), "steps": 3, "ratio": 0.1 + 0.2,
+           "small": np.float32(1e-7), "flag": False, "missing": None, "tab": "x\ty"}  # fmt: skip
+    write_row(tmp_path / "row.tsv", row)
+    pd.DataFrame([row]).to_csv(tmp_path / "pandas.tsv", sep="\t", index=False)
+    ours, theirs = (pd.read_csv(tmp_path / name, sep="\t") for name in ("row.tsv", "pandas.tsv"))
+    pd.testing.assert_frame_equal(ours, theirs)
+    assert ours.loc[0, "ratio"] == 0.1 + 0.2  # floats round-trip exactly
+
+
+def test_magma_fit_matches_matplotlib():
+    matplotlib = pytest.importorskip("matplotlib")
+    levels = np.linspace(0.0, 1.0, 256)
+    reference = matplotlib.colormaps["magma"](levels)[:, :3] * 255.0
+    assert np.abs(magma(levels).astype(float) - reference).max() <= 6.0  # 2 % of the colour range
+    assert magma(np.array([-1.0, 2.0])).tolist() == magma(np.array([0.0, 1.0])).tolist()  # clipped
+
+
+def test_spectrogram_panels_put_low_bands_at_the_bottom_on_one_scale(tmp_path):
+    from PIL import Image
+
+    loud_low = np.zeros((80, 100))
+    loud_low[:10] = 90.0  # the 10 lowest bands loud, 90 dB above the quietest
+    quiet = np.full((80, 50), 10.0)  # half as long and 80 dB down: the floor colour
+    spectrogram_panels(tmp_path / "p.png", [("loud low", loud_low), ("quiet", quiet)], frame_rate=10.0, title="t")
+    image = np.asarray(Image.open(tmp_path / "p.png").convert("RGB")).astype(int)
+    first = TITLE_HEIGHT + LABEL_HEIGHT
+    bottom_row, top_row = first + 80 * ROWS_PER_MEL - 2, first + 2
+    column = MARGIN_LEFT + PLOT_WIDTH // 2
+    assert image.shape[1] == MARGIN_LEFT + PLOT_WIDTH + MARGIN_RIGHT
+    assert image[bottom_row, column].sum() > 600  # top of the scale: light yellow
+    assert image[top_row, column].tolist() == magma(np.array([0.0])).tolist()[0]  # 90 dB down: black
+    second = first + 80 * ROWS_PER_MEL + LABEL_HEIGHT
+    assert image[second + 40, MARGIN_LEFT + PLOT_WIDTH // 4].tolist() == magma(np.array([0.0])).tolist()[0]
+    assert image[second + 40, MARGIN_LEFT + 3 * PLOT_WIDTH // 4].tolist() == [255, 255, 255]  # shorter panel: blank

@@ -31,6 +31,7 @@ def test_outputs_metrics_and_durations(built_workdir):
     # optimisation
     assert (metrics.transfer_job_s >= metrics.transfer_s).all() and (metrics.vocode_job_s > 0).all()
     assert (metrics.transfer_max_rss_mb > 50).all() and (metrics.vocode_max_rss_mb > 50).all()
+    assert (metrics.evaluate_cpu_s > 0).all() and (metrics.evaluate_job_s > 0).all()
     assert (results / "plots/griffinlim/random_cnn/tone/chirp.png").stat().st_size > 10_000
     assert (results / "plots/summary.png").is_file()
 

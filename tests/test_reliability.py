@@ -126,9 +126,12 @@ def test_a_mixed_corpus_with_bad_files_completes_every_unaffected_pair(tmp_path)
     (audio / "clips.tsv").write_text(sheet + "style.wav\tstyle\tnone\n", encoding="utf-8")
     write_config(workdir, tiny_config(clips=[], sample_sheet="corpus/clips.tsv"))
 
-    process = snakemake(workdir, "--keep-going", check=False)
+    # the default target and the report, as `make demo` and `make report` ask for them
+    process = snakemake(workdir, "--keep-going", "all", "results/report.html", check=False)
     assert process.returncode != 0
-    assert "2 job(s) failed on bad input; see results/failures.tsv" in process.stderr
+    assert "2 job(s) failed; see results/failures.tsv" in process.stderr
+    assert "3 of 5 outputs are in place" in process.stderr
+    assert "metrics: results/metrics.tsv (provisional)" in process.stderr
 
     results = workdir / "results"
     for good in ("voix_élevée", "six_channels", "take"):
@@ -138,15 +141,37 @@ def test_a_mixed_corpus_with_bad_files_completes_every_unaffected_pair(tmp_path)
     assert failures["message"][0].startswith("corpus/empty.wav: not a readable audio file")
     assert failures["message"][1].startswith("corpus/quiet.wav: is digital silence, below the -60 dBFS floor")
     assert not list(results.rglob(".*"))  # no temporary files left behind
-    assert not (results / "trimmed/empty.wav").exists() and not (results / "metrics.tsv").exists()
+    assert not (results / "trimmed/empty.wav").exists()
 
-    # fixing the corpus (dropping the bad files) and rerunning clears the failures table
+    # the corpus results are built from the three good outputs and list the two that failed, with the reason
+    metrics = pd.read_csv(results / "metrics.tsv", sep="\t", keep_default_na=False)
+    assert list(metrics["content"]) == ["empty", "quiet", "six_channels", "take", "voix_élevée"]
+    failed = metrics[metrics["failure"] != ""]
+    assert list(failed["content"]) == ["empty", "quiet"] and (failed["style_match"] == "").all()
+    assert failed["failure"].iloc[0].startswith("trim: corpus/empty.wav: not a readable audio file")
+    assert (metrics["style_match"][metrics["failure"] == ""] != "").all()
+    first_hash = metrics["config_hash"].iloc[0]
+    assert len(first_hash) == 12 and metrics["commit"].iloc[0]  # provenance on every row
+    assert (results / "plots/summary.png").stat().st_size > 10_000
+    page = (results / "report.html").read_text(encoding="utf-8")
+    assert "This run did not finish: 3 of 5 outputs were built." in page
+    assert "corpus/empty.wav: not a readable audio file" in page and page.count('class="output-audio"') == 3
+    assert f'<code id="config-hash">{first_hash}</code>' in page
+    # provisional: dated before their inputs, so that the next run rebuilds them through their rules
+    dry_run = snakemake(workdir, "--dry-run", "all", "results/report.html").stdout
+    assert all(f"rule {rule}:" in dry_run for rule in ("aggregate_metrics", "plot_summary", "report"))
+
+    # fixing the corpus (dropping the bad files) and rerunning the default target: complete results, no failures,
+    # and the report of the failed run, which the default target does not rebuild, is gone rather than stale
     (audio / "clips.tsv").write_text(
         "\n".join(line for line in (sheet + "style.wav\tstyle\tnone\n").splitlines() if "empty" not in line
                   and "quiet" not in line) + "\n", encoding="utf-8")  # fmt: skip
-    snakemake(workdir)
+    process = snakemake(workdir)
     assert len(pd.read_csv(results / "failures.tsv", sep="\t")) == 0
-    assert len(pd.read_csv(results / "metrics.tsv", sep="\t")) == 3
+    metrics = pd.read_csv(results / "metrics.tsv", sep="\t", keep_default_na=False)
+    assert len(metrics) == 3 and (metrics["failure"] == "").all() and metrics["config_hash"].iloc[0] != first_hash
+    assert not (results / "report.html").exists()
+    assert "Removed results/report.html" in process.stderr and "3 of 3 outputs are in place" in process.stderr
 
 
 def artifacts(workdir):

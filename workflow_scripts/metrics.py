@@ -21,7 +21,7 @@ import torch
 from workflow_scripts.audio_io import duration, load_audio, resample, to_mono
 from workflow_scripts.conventions import EVALUATION, UNIT_DB_RANGE, MelConvention, get_convention
 from workflow_scripts.metrics_table import KEY_COLUMNS
-from workflow_scripts.perceptual import pitch_agreement, speech_columns
+from workflow_scripts.perceptual import is_pitched, pitch_agreement, speech_columns
 from workflow_scripts.pitch import f0_track
 
 # Octave bands (Hz) of the temporal modulation of each log-mel band: syllable and note rates up to roughness.
@@ -202,7 +202,12 @@ def output_row(
     # the clips are at the vocoder convention's rate (rule resample): their mels as the mel rule makes them
     mels = {name: decibels(convention.features(audio), convention) for name, (audio, _) in clips.items()}
     content_pitch = np.load(content_f0)
-    output_pitch, _ = f0_track(audio, rate, EVALUATION.frame_times(len(content_pitch)))
+    # CREPE on the output is most of this job's work; unpitched content (drums, noise) gets no pitch metrics anyway
+    output_pitch = (
+        f0_track(audio, rate, EVALUATION.frame_times(len(content_pitch)))[0]
+        if is_pitched(content_pitch)
+        else np.full_like(content_pitch, np.nan)
+    )
     out_duration, content_duration = duration(output_wav), duration(content_wav)
     return {
         **{k: keys[k] for k in KEY_COLUMNS},

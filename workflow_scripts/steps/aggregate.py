@@ -1,13 +1,15 @@
-"""Rule aggregate_metrics: all per-output rows in one table."""
+"""Rule aggregate_metrics: all per-output rows in one table, with the configuration's hash and the code's commit."""
 
 from workflow_scripts.artifacts import atomic_path
 from workflow_scripts.metrics_table import aggregate
+from workflow_scripts.provenance import git_commit
 from workflow_scripts.runtime import run_step
 
 
 def main() -> None:
+    table = aggregate(snakemake.input.rows, config_hash=snakemake.params.config_hash, commit=git_commit())
     with atomic_path(snakemake.output.tsv) as tmp:
-        aggregate(snakemake.input.rows).to_csv(tmp, sep="\t", index=False)
+        table.to_csv(tmp, sep="\t", index=False)
 
 
 run_step(snakemake, main)

@@ -1,17 +1,21 @@
 """Rule evaluate: the metrics row and the spectrogram panels of one rendered output."""
 
-import numpy as np
-import pandas as pd
+import logging
+import time
 
-from workflow_scripts.artifacts import atomic_path
+import numpy as np
+
 from workflow_scripts.audio_io import load_audio
 from workflow_scripts.conventions import get_convention
 from workflow_scripts.metrics import decibels, output_row, read_json, read_output_audio
-from workflow_scripts.plots import spectrogram_panels
-from workflow_scripts.runtime import run_step
+from workflow_scripts.metrics_table import write_row
+from workflow_scripts.runtime import job_usage, run_step
+from workflow_scripts.spectrogram_image import spectrogram_panels
 
 
 def write_metrics_row(transfer_summary: dict) -> None:
+    """The row, with this job's own wall time, peak memory and CPU time (``evaluate_job_s``, ``evaluate_max_rss_mb``,
+    ``evaluate_cpu_s``), so it is written last."""
     row = output_row(
         snakemake.wildcards,
         output_wav=snakemake.input.wav,
@@ -23,8 +27,13 @@ def write_metrics_row(transfer_summary: dict) -> None:
         transfer_summary=transfer_summary,
         vocode_summary=read_json(snakemake.input.vocode_summary),
     )
-    with atomic_path(snakemake.output.tsv) as tmp:
-        pd.DataFrame([row]).to_csv(tmp, sep="\t", index=False)
+    usage = job_usage()
+    row |= {f"evaluate_{name}": usage[name] for name in ("job_s", "max_rss_mb", "cpu_s")}
+    write_row(snakemake.output.tsv, row)
+    logging.info(
+        "metrics row written; the job took %.1f s from process start (%.1f s of CPU), peak %.0f MiB",
+        usage["job_s"], usage["cpu_s"], usage["max_rss_mb"],
+    )  # fmt: skip
 
 
 def plot_spectrograms(convention_name: str) -> None:
@@ -48,9 +57,14 @@ def plot_spectrograms(convention_name: str) -> None:
 
 
 def main() -> None:
+    w = snakemake.wildcards
+    # the first line comes once the imports are done: the time to it is the job's start-up
+    logging.info("measuring %s in the style of %s (%s + %s)", w.content, w.style, w.backbone, w.vocoder)
     transfer_summary = read_json(snakemake.input.transfer_summary)
-    write_metrics_row(transfer_summary)
+    start = time.perf_counter()
     plot_spectrograms(transfer_summary["convention"])
+    logging.info("spectrogram panels drawn in %.1f s", time.perf_counter() - start)
+    write_metrics_row(transfer_summary)
 
 
 run_step(snakemake, main)

@@ -17,6 +17,7 @@ def main() -> None:
         summary_plot=snakemake.input.summary,
         outputs=outputs,
         clips=dict(zip(snakemake.params.clips, snakemake.input.clips, strict=True)),
+        config=snakemake.config,
     )
 
 
