@@ -63,6 +63,11 @@ LEVERS = {
     "knn loudness 1 (content)": Variant({"loudness": 1.0}, RANDOM_CNN, ("hifigan",)),
     "knn max_shift 0 (no pitch shifts)": Variant({"max_shift": 0}, RANDOM_CNN, ("hifigan",)),
     "knn multi-scale CNN (widths 3+11+31)": Variant({}, {"random_cnn": {"widths": [3, 31]}}, ("hifigan",)),
+    "knn quiet_db 20 (quiet frames keep the content's level)": Variant({"quiet_db": 20.0}, RANDOM_CNN, ("hifigan",)),
+    "knn quiet_db 40": Variant({"quiet_db": 40.0}, RANDOM_CNN, ("hifigan",)),
+    "knn level_db 10 (loud frames take loud frames)": Variant({"level_db": 10.0}, RANDOM_CNN, ("hifigan",)),
+    "knn harmony 0.5 (chroma in the similarity)": Variant({"harmony": 0.5}, RANDOM_CNN, ("hifigan",)),
+    "knn continuity 20": Variant({"continuity": 20}, RANDOM_CNN, ("hifigan",)),
     "gatys (previous default)": Variant({"method": "gatys"}, RANDOM_CNN, ("hifigan",)),
     "gatys multi-scale CNN (widths 3+11+31)": Variant(
         {"method": "gatys"}, {"random_cnn": {"widths": [3, 31]}}, ("hifigan",)
