@@ -83,6 +83,7 @@ SUMMARY = (
     ("quiet_lift_lu", "lower", "quiet lift LU"),
     ("chroma_corr", "higher", "chroma corr"),
     ("frame_change_ratio", "lower", "frame change ratio"),
+    ("frame_change_ratio_mel", "lower", "frame change ratio (mel)"),
     ("f0_corr", "higher", "F0 corr"),
     ("voicing_agreement", "higher", "voicing agree"),
     ("style_match", "higher", "style match"),

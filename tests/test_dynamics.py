@@ -126,9 +126,10 @@ def test_dynamics_columns_apply_chroma_to_music_content_only():
     content, style, output = chords(C_MAJOR, G_MAJOR), noise(1.5), chords(C_MAJOR, G_MAJOR)
     clips = {"content": (content, SR), "style": (style, SR), "output": (output, SR)}
     spaces = {name: evaluation_db(*clip) for name, clip in clips.items()}
-    music = dynamics.dynamics_columns(clips, spaces, {"content": "music", "style": "music"})
-    speech = dynamics.dynamics_columns(clips, spaces, {"content": "speech", "style": "music"})
+    music = dynamics.dynamics_columns(clips, spaces, spaces, {"content": "music", "style": "music"})
+    speech = dynamics.dynamics_columns(clips, spaces, spaces, {"content": "speech", "style": "music"})
     assert music["chroma_corr"] == pytest.approx(1.0, abs=1e-6) and math.isnan(speech["chroma_corr"])
     assert music["loudness_corr"] == pytest.approx(1.0) and music["frame_change_ratio"] == pytest.approx(1.0)
-    assert set(music) == {"loudness_corr", "quiet_lift_lu", "chroma_corr", "frame_change_db",
-                          "content_frame_change_db", "style_frame_change_db", "frame_change_ratio"}  # fmt: skip
+    assert music["frame_change_ratio_mel"] == music["frame_change_ratio"]  # the same log-mels given as both spaces
+    assert set(music) == {"loudness_corr", "quiet_lift_lu", "chroma_corr", "frame_change_db", "content_frame_change_db",
+                          "style_frame_change_db", "frame_change_ratio", "frame_change_ratio_mel"}  # fmt: skip

@@ -159,13 +159,19 @@ def smoothness(content_db: np.ndarray, style_db: np.ndarray, output_db: np.ndarr
 
 
 def dynamics_columns(
-    clips: Mapping[str, tuple[np.ndarray, int]], spaces: Mapping[str, np.ndarray], kinds: Mapping[str, str]
+    clips: Mapping[str, tuple[np.ndarray, int]],
+    spaces: Mapping[str, np.ndarray],
+    mels: Mapping[str, np.ndarray],
+    kinds: Mapping[str, str],
 ) -> dict[str, float]:
     """The loudness, harmony and smoothness columns of one output.
 
     Args:
         clips: ``content``, ``style`` and ``output`` as ``(mono audio, sample_rate)``.
         spaces: the same three as log-mels in dB in one feature space (the evaluation space).
+        mels: ``content``, ``style`` and the stylised mel (``output``) in dB in the vocoder's convention, before
+            vocoding: ``frame_change_ratio_mel`` is :func:`smoothness`'s ratio there, so that a vocoder's own
+            frame-to-frame jitter can be told from the transfer's.
         kinds: ``content`` is ``speech`` or ``music``; ``chroma_corr`` applies to music content only (NaN else).
     """
     harmony = chroma_corr(clips["content"], clips["output"]) if kinds["content"] == "music" else math.nan
@@ -173,6 +179,7 @@ def dynamics_columns(
         **loudness_agreement(clips["content"], clips["output"]),
         "chroma_corr": harmony,
         **smoothness(spaces["content"], spaces["style"], spaces["output"]),
+        "frame_change_ratio_mel": smoothness(mels["content"], mels["style"], mels["output"])["frame_change_ratio"],
     }
 
 

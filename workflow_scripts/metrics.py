@@ -212,7 +212,12 @@ def output_row(
         "content_kind": kinds["content"],
         "style_kind": kinds["style"],
         **content_preservation(spaces["content"], output_db),
-        **dynamics_columns({**clips, "output": (audio, rate)}, {**spaces, "output": output_db}, kinds),
+        **dynamics_columns(
+            {**clips, "output": (audio, rate)},
+            {**spaces, "output": output_db},
+            {**mels, "output": decibels(stylised, convention)},
+            kinds,
+        ),
         "style_match": style_match(spaces["content"], spaces["style"], output_db, frame_rate),
         "style_match_mel": style_match(
             mels["content"],
