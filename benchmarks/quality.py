@@ -7,6 +7,7 @@ issue against the default backbone with HiFi-GAN, and the per-pair rows of that 
 per backbone x vocoder (content, style, stylised mel, rendered audio of every pair) is written beside the run.
 
 Usage: ``python -m benchmarks quality`` (``make bench quality``); ``QUALITY_VARIANTS=knn`` runs one variant;
+``QUALITY_BACKBONES=random_cnn`` and ``QUALITY_VOCODERS=hifigan`` (comma-separated) limit what a variant runs;
 ``QUALITY_SNAKEMAKE_ARGS="--rerun-triggers mtime"`` keeps a variant's outputs after a change of params that does not
 change them (a new option with its old default, say) instead of rebuilding them.
 ``make bench quality_levers`` changes one option of the default at a time (random_cnn + HiFi-GAN);
@@ -62,6 +63,11 @@ LEVERS = {
     "knn loudness 1 (content)": Variant({"loudness": 1.0}, RANDOM_CNN, ("hifigan",)),
     "knn max_shift 0 (no pitch shifts)": Variant({"max_shift": 0}, RANDOM_CNN, ("hifigan",)),
     "knn multi-scale CNN (widths 3+11+31)": Variant({}, {"random_cnn": {"widths": [3, 31]}}, ("hifigan",)),
+    "knn quiet_db 20 (quiet frames keep the content's level)": Variant({"quiet_db": 20.0}, RANDOM_CNN, ("hifigan",)),
+    "knn quiet_db 40": Variant({"quiet_db": 40.0}, RANDOM_CNN, ("hifigan",)),
+    "knn level_db 10 (loud frames take loud frames)": Variant({"level_db": 10.0}, RANDOM_CNN, ("hifigan",)),
+    "knn harmony 0.5 (chroma in the similarity)": Variant({"harmony": 0.5}, RANDOM_CNN, ("hifigan",)),
+    "knn continuity 20": Variant({"continuity": 20}, RANDOM_CNN, ("hifigan",)),
     "gatys (previous default)": Variant({"method": "gatys"}, RANDOM_CNN, ("hifigan",)),
     "gatys multi-scale CNN (widths 3+11+31)": Variant(
         {"method": "gatys"}, {"random_cnn": {"widths": [3, 31]}}, ("hifigan",)
@@ -73,6 +79,11 @@ SHARED_STAGES = ("synth", "trimmed", "resampled", "mel", "pitch")
 # (column, better direction, label); "worst" is the minimum for higher-is-better columns, else the maximum.
 SUMMARY = (
     ("envelope_corr", "higher", "envelope corr"),
+    ("loudness_corr", "higher", "loudness corr"),
+    ("quiet_lift_lu", "lower", "quiet lift LU"),
+    ("chroma_corr", "higher", "chroma corr"),
+    ("frame_change_ratio", "lower", "frame change ratio"),
+    ("frame_change_ratio_mel", "lower", "frame change ratio (mel)"),
     ("f0_corr", "higher", "F0 corr"),
     ("voicing_agreement", "higher", "voicing agree"),
     ("style_match", "higher", "style match"),
@@ -84,15 +95,22 @@ SUMMARY = (
     ("transfer_s", "lower", "transfer s"),
 )
 
-# The quality issue's targets: (label, column, rows it applies to, median target, floor for every pair).
+POLYPHONIC = {clip.id for clip in CLIPS if clip.polyphonic}
+# The quality issues' targets: (label, column, rows it applies to, median target, floor for every pair); a column
+# of LOWER_IS_BETTER meets its target at or below it, and its worst pair is its largest value.
 TARGETS: tuple[tuple[str, str, Callable[[pd.DataFrame], pd.Series], float, float], ...] = (
     ("content kept: envelope corr", "envelope_corr", lambda t: t["envelope_corr"].notna(), 0.9, 0.8),
+    ("content kept: loudness corr", "loudness_corr", lambda t: t["loudness_corr"].notna(), 0.9, 0.8),
+    ("harmony kept: chroma corr (polyphonic content)", "chroma_corr",
+     lambda t: t["content"].isin(POLYPHONIC) & t["chroma_corr"].notna(), 0.8, 0.6),
+    ("smooth: frame change ratio", "frame_change_ratio", lambda t: t["frame_change_ratio"].notna(), 1.5, 1.5),
     ("content kept: F0 corr (pitched content)", "f0_corr", lambda t: t["f0_corr"].notna(), 0.9, 0.7),
     ("style moved: style_match", "style_match", lambda t: t["style_match"].notna(), 0.5, 0.25),
     ("speaker moved (speaker pairs)", "speaker_moved", lambda t: t["speaker_moved"].notna(), 0.5, 0.25),
     ("DNSMOS OVRL change (speaker pairs)", "dnsmos_ovrl_change",
      lambda t: (t["style_kind"] == "speech") & t["dnsmos_ovrl_change"].notna(), -0.5, -0.5),
 )  # fmt: skip
+LOWER_IS_BETTER = {"frame_change_ratio"}
 
 
 def clip_entry(clip: BenchClip, path: Path) -> dict:
@@ -152,13 +170,15 @@ def target_rows(table: pd.DataFrame) -> list[dict]:
     rows = []
     for label, column, applies, median_target, floor in TARGETS:
         values = table.loc[applies(table), column]
-        worst = table.loc[values.idxmin()] if len(values) else None
+        sign = -1.0 if column in LOWER_IS_BETTER else 1.0  # compare as higher-is-better
+        worst = table.loc[(sign * values).idxmin()] if len(values) else None
         rows.append({
             "target": label, "pairs": len(values),
             "median": float(values.median()) if len(values) else "", "target median": median_target,
-            "worst": float(values.min()) if len(values) else "", "floor": floor,
+            "worst": float(worst[column]) if len(values) else "", "floor": floor,
             "worst pair": f"{worst['content']} > {worst['style']}" if worst is not None else "",
-            "met": bool(len(values) and values.median() >= median_target and values.min() >= floor),
+            "met": bool(len(values) and sign * values.median() >= sign * median_target
+                        and (sign * values).min() >= sign * floor),
         })  # fmt: skip
     return rows
 
@@ -204,11 +224,22 @@ def spectrogram_sheet(workdir: Path, backbone: str, vocoder: str, path: Path) ->
     plt.close(figure)
 
 
+def limited(variant: Variant) -> Variant:
+    """``variant`` with only the backbones of ``QUALITY_BACKBONES`` and the vocoders of ``QUALITY_VOCODERS`` (each
+    comma-separated; unset: all of the variant's)."""
+    backbones, vocoders = os.environ.get("QUALITY_BACKBONES"), os.environ.get("QUALITY_VOCODERS")
+    return Variant(
+        variant.transfer,
+        {k: v for k, v in variant.backbones.items() if not backbones or k in backbones.split(",")},
+        tuple(v for v in variant.vocoders if not vocoders or v in vocoders.split(",")),
+    )
+
+
 def run() -> None:
     paths = build(ROOT / "corpus")
     selected = os.environ.get("QUALITY_VARIANTS", ",".join(VARIANTS)).split(",")
     for name in selected:
-        variant = VARIANTS[name]
+        variant = limited(VARIANTS[name])
         table = run_variant(name, variant, paths)
         print_table(f"Quality, variant {name} ({variant.transfer or 'config.yaml'}): {len(PAIRS)} real-recording "
                     "pairs, median and worst pair per backbone x vocoder", summary_rows(table))  # fmt: skip
@@ -237,7 +268,8 @@ def run_levers() -> None:
         row = {"variant": name}
         for label, column, applies, _, _ in TARGETS:
             values = table.loc[applies(table), column]
-            row[label.split(":")[-1].strip()] = f"{values.median():.3f} ({values.min():.3f})" if len(values) else ""
+            worst = values.max() if column in LOWER_IS_BETTER else values.min()
+            row[label.split(":")[-1].strip()] = f"{values.median():.3f} ({worst:.3f})" if len(values) else ""
         rows.append(row)
     print_table(f"Levers: one option of the knn default changed at a time, {DEFAULT_BACKBONE} + {DEFAULT_VOCODER}, "
                 f"{len(PAIRS)} pairs; median (worst pair)", rows)  # fmt: skip

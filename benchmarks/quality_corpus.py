@@ -5,10 +5,14 @@ Sources:
   that Debian's ``alsa-utils`` ships (one female speaker, joined into one utterance);
 - instruments: melodies rendered from Debian's ``fluid-soundfont-gm`` (FluidR3, sampled real instruments) with
   ``fluidsynth``, and the trumpet seed example;
-- percussion and sustained textures: loops and samples from Debian's ``sonic-pi-samples``.
+- percussion and sustained textures: loops and samples from Debian's ``sonic-pi-samples``;
+- polyphony, decays and pauses: piano chords, a string ensemble and a choir (General MIDI patches of FluidR3
+  playing chords), a plucked nylon guitar with a soft lead-in, long decays and a pause;
+- synthetic voices: ``espeak-ng`` (voices ``en-us`` and ``en-gb+f3``).
 
 Debian packages are downloaded with ``apt-get download`` and unpacked with ``dpkg-deb -x`` into the cache folder
-(no root needed). ``fluidsynth`` itself is installed with ``apt-get install`` when it is missing and we are root.
+(no root needed). ``fluidsynth`` and ``espeak-ng`` themselves are installed with ``apt-get install`` when they are
+missing and we are root.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import shutil
 import struct
 import subprocess
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +41,7 @@ class BenchClip:
     id: str
     kind: str  # speech | music
     what: str
+    polyphonic: bool = False  # chords: the harmony (chroma) targets apply to it as content
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,14 @@ CLIPS = (
     BenchClip("guitar", "music", "sonic-pi guit_e_fifths: electric guitar"),
     BenchClip("drums", "music", "sonic-pi loop_amen_full: drum break"),
     BenchClip("tabla", "music", "sonic-pi loop_tabla: tabla loop (first 8 s)"),
-    BenchClip("organ", "music", "FluidR3 church organ chords (fluidsynth)"),
+    BenchClip("organ", "music", "FluidR3 church organ chords (fluidsynth)", polyphonic=True),
+    BenchClip("piano_chords", "music", "FluidR3 piano chords with decays and a pause (fluidsynth)", polyphonic=True),
+    BenchClip("strings", "music", "FluidR3 string ensemble chords (fluidsynth)", polyphonic=True),
+    BenchClip("choir", "music", "FluidR3 choir aahs chords (fluidsynth)", polyphonic=True),
+    BenchClip("nylon", "music", "FluidR3 nylon guitar: soft lead-in, plucked decays, a pause (fluidsynth)"),
+    BenchClip("flute", "music", "FluidR3 flute melody (fluidsynth)"),
+    BenchClip("voice_us", "speech", "espeak-ng en-us: synthetic male voice"),
+    BenchClip("voice_gb", "speech", "espeak-ng en-gb+f3: synthetic female voice"),
 )
 
 PAIRS = (
@@ -73,7 +86,14 @@ PAIRS = (
     BenchPair("speech_f2", "speech_alsa", "speaker to speaker"),
     BenchPair("drums", "organ", "percussive to sustained"),
     BenchPair("tabla", "cello", "percussive to sustained"),
+    BenchPair("piano_chords", "strings", "polyphonic"),
+    BenchPair("choir", "organ", "polyphonic"),
+    BenchPair("nylon", "flute", "decays and pauses"),
+    BenchPair("voice_us", "voice_gb", "speaker to speaker"),
+    BenchPair("voice_gb", "voice_us", "speaker to speaker"),
 )
+# General MIDI chords (pitch tuples) used by several clips: C, F, G7 and A minor around middle C.
+C, F, G7, AM = (48, 60, 64, 67), (53, 60, 65, 69), (55, 59, 65, 67), (57, 60, 64, 69)
 
 
 def build(directory: Path) -> dict[str, Path]:
@@ -96,6 +116,17 @@ def build(directory: Path) -> dict[str, Path]:
         "guitar": lambda: _sonic_pi("guit_e_fifths"),
         "drums": lambda: _sonic_pi("loop_amen_full"),
         "tabla": lambda: _sonic_pi("loop_tabla", seconds=8.0),
+        # long decays: each chord struck and left to ring; a pause (a rest) before the last one
+        "piano_chords": lambda: _melody(0, [(C, 2), (F, 2), (G7, 1), (AM, 3), ((), 1.5), (C, 3)]),
+        "strings": lambda: _melody(48, [(AM, 2), (F, 2), (C, 2), (G7, 2)]),
+        "choir": lambda: _melody(52, [(C, 2), (AM, 2), (F, 2), (G7, 1.5), ((), 0.5), (C, 2)]),
+        # a soft lead-in (velocity 30), plucked notes that decay, a pause, a last note left to ring
+        "nylon": lambda: _melody(24, [(52, 2, 30), (64, 1), (67, 1), (71, 2), ((), 1.5), (64, 1), (60, 3)]),
+        "flute": lambda: _melody(73, [(72, 1), (74, 1), (76, 1.5), (79, 0.5), (77, 1), (76, 1), (74, 2)]),
+        "voice_us": lambda: _espeak("en-us", "The weather was clear and calm, so we walked along the river "
+                                             "until the evening light began to fade."),
+        "voice_gb": lambda: _espeak("en-gb+f3", "Please remember to bring your notebook, because tomorrow we "
+                                                "will start the chapter about rivers and mountains."),
     }  # fmt: skip
     paths = {}
     for clip in CLIPS:
@@ -131,20 +162,24 @@ def _sonic_pi(name: str, seconds: float | None = None) -> tuple[np.ndarray, int]
     return (mono[: int(seconds * rate)] if seconds else mono), rate
 
 
-def _melody(program: int, notes: list[tuple[int | tuple[int, ...], float]], tempo_bpm: float = 100.0):
-    """Render ``notes`` (MIDI pitch or chord, beats) with General MIDI ``program`` from FluidR3 via fluidsynth."""
+Note = tuple  # (MIDI pitch, or a chord as a tuple of pitches, or () for a rest; beats[; velocity])
+
+
+def _melody(program: int, notes: list[Note], tempo_bpm: float = 100.0):
+    """Render ``notes`` with General MIDI ``program`` from FluidR3 via fluidsynth."""
     soundfont = debian_package("fluid-soundfont-gm") / SOUNDFONT
-    midi = CACHE / f"melody_{program}.mid"
-    wav = CACHE / f"melody_{program}.wav"
+    stem = CACHE / f"melody_{program}_{zlib.crc32(repr(notes).encode()):08x}"
+    midi, wav = stem.with_suffix(".mid"), stem.with_suffix(".wav")
     midi.write_bytes(_midi_file(program, notes, tempo_bpm))
-    command = [_fluidsynth(), "-ni", "-g", "0.8", "-r", str(RENDER_RATE), "-F", str(wav), str(soundfont), str(midi)]
+    command = [_debian_tool("fluidsynth"), "-ni", "-g", "0.8", "-r", str(RENDER_RATE), "-F", str(wav),
+               str(soundfont), str(midi)]  # fmt: skip
     subprocess.run(command, check=True, capture_output=True)
     audio, rate = load_audio(wav)
     return to_mono(audio), rate
 
 
-def _midi_file(program: int, notes: list[tuple[int | tuple[int, ...], float]], tempo_bpm: float) -> bytes:
-    """A format-0 Standard MIDI File: one channel, ``program``, the notes legato at velocity 90."""
+def _midi_file(program: int, notes: list[Note], tempo_bpm: float) -> bytes:
+    """A format-0 Standard MIDI File: one channel, ``program``, the notes legato (velocity 90 unless given)."""
     ticks = 480
 
     def varlen(value: int) -> bytes:
@@ -154,15 +189,32 @@ def _midi_file(program: int, notes: list[tuple[int | tuple[int, ...], float]], t
         return bytes(out)
 
     events = b"\x00\xff\x51\x03" + int(60e6 / tempo_bpm).to_bytes(3, "big") + bytes([0x00, 0xC0, program])
-    for pitch, beats in notes:
+    rest = 0  # ticks of silence before the next event
+    for pitch, beats, *velocity in notes:
         chord = pitch if isinstance(pitch, tuple) else (pitch,)
-        events += b"".join(b"\x00" + bytes([0x90, p, 90]) for p in chord)
+        if not chord:
+            rest += int(beats * ticks)
+            continue
+        events += b"".join(
+            varlen(rest if i == 0 else 0) + bytes([0x90, p, velocity[0] if velocity else 90])
+            for i, p in enumerate(chord)
+        )
         events += b"".join(
             varlen(int(beats * ticks) if i == 0 else 0) + bytes([0x80, p, 0]) for i, p in enumerate(chord)
         )
-    events += varlen(ticks) + b"\xff\x2f\x00"
+        rest = 0
+    events += varlen(ticks + rest) + b"\xff\x2f\x00"
     header = b"MThd" + struct.pack(">IHHH", 6, 0, 1, ticks)
     return header + b"MTrk" + struct.pack(">I", len(events)) + events
+
+
+def _espeak(voice: str, text: str) -> tuple[np.ndarray, int]:
+    """``text`` spoken by espeak-ng's ``voice`` (a synthetic voice; 22.05 kHz)."""
+    wav = CACHE / f"espeak_{voice.replace('+', '_')}.wav"
+    wav.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([_debian_tool("espeak-ng"), "-v", voice, "-w", str(wav), text], check=True, capture_output=True)
+    audio, rate = load_audio(wav)
+    return to_mono(audio), rate
 
 
 def debian_package(name: str) -> Path:
@@ -181,13 +233,14 @@ def debian_package(name: str) -> Path:
     return root
 
 
-def _fluidsynth() -> str:
-    found = shutil.which("fluidsynth")
+def _debian_tool(command: str) -> str:
+    """Path of ``command``, installed from the Debian package of the same name when missing and we are root."""
+    found = shutil.which(command)
     if found:
         return found
     if os.geteuid() != 0:
-        raise SystemExit("fluidsynth not found; install Debian's fluidsynth (apt-get install fluidsynth) and rerun")
+        raise SystemExit(f"{command} not found; install Debian's {command} (apt-get install {command}) and rerun")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "fluidsynth"], check=True, env=env, capture_output=True)
-    return shutil.which("fluidsynth") or "fluidsynth"
+    subprocess.run(["apt-get", "install", "-y", "-qq", command], check=True, env=env, capture_output=True)
+    return shutil.which(command) or command

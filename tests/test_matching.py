@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import harmonic, noise_bursts, silence
 
 from workflow_scripts import matching
@@ -211,3 +212,72 @@ def test_knn_measures_the_losses_of_a_long_clip_window_by_window():
     for loss in ("content", "style"):
         assert windowed.final[loss] != whole.final[loss]  # two windows were measured, not the whole clip
         assert windowed.final[loss] == pytest.approx(whole.final[loss], rel=0.05)
+
+
+def test_quiet_db_keeps_the_contents_level_on_quiet_frames_and_mixes_loud_ones():
+    # content: a quiet lead-in (40 dB down), then a loud tone; style: a tone at one level throughout
+    ramp = np.concatenate([np.full(int(0.4 * SR), 0.01), np.ones(int(0.6 * SR))]).astype(np.float32)
+    content = unit_mel(harmonic(1.0, SR) * ramp)
+    style = unit_mel(harmonic(1.0, SR, f0=300.0))
+    output = style[:, : content.shape[1]].clone()
+    content_db = matching.frame_energy_db(content)
+    mixed = matching.frame_energy_db(matching.follow_loudness(output, content, style, 0.5))
+    kept = matching.frame_energy_db(matching.follow_loudness(output, content, style, 0.5, quiet_db=20.0))
+    lead_in, loud = slice(3, 30), slice(45, content.shape[1] - 3)
+    # without quiet_db the lead-in is lifted half-way to the style's level; with it, it stays at the content's
+    assert (mixed[lead_in] - content_db[lead_in]).mean() > 10.0
+    torch.testing.assert_close(kept[lead_in], content_db[lead_in], atol=1e-3, rtol=0)
+    torch.testing.assert_close(kept[loud], mixed[loud], atol=1e-3, rtol=0)  # loud frames: unchanged
+
+
+def chord_mel(*frequencies: float, seconds: float = 0.5) -> torch.Tensor:
+    t = np.arange(int(seconds * SR)) / SR
+    tones = sum(np.sin(2 * np.pi * f * k * t) / k for f in frequencies for k in range(1, 4))
+    return unit_mel((0.3 * tones / np.max(np.abs(tones))).astype(np.float32))
+
+
+def test_frame_chroma_tells_chords_apart():
+    c_major, a_minor, c_major_up = (
+        chord_mel(523.25, 659.26, 783.99),
+        chord_mel(440.0, 523.25, 659.26),
+        chord_mel(1046.5, 1318.5, 1568.0),
+    )
+    chroma = {name: matching.frame_chroma(mel, HIFIGAN)[:, 10:-10].mean(dim=1)
+              for name, mel in (("c", c_major), ("am", a_minor), ("c_up", c_major_up))}  # fmt: skip
+    similarity = {name: float(F.cosine_similarity(chroma["c"], chroma[name], dim=0)) for name in ("am", "c_up")}
+    assert similarity["c_up"] > 0.8 and similarity["am"] < similarity["c_up"] - 0.3  # octave kept, chord told apart
+
+
+def test_harmony_matches_a_chord_with_the_style_shifted_to_its_pitch_classes(device):
+    # content: a C major chord the pitch tracker calls unvoiced; style: a D major chord (two semitones up)
+    content = chord_mel(523.25, 659.26, 783.99, seconds=0.6).to(device)
+    style = chord_mel(587.33, 739.99, 880.0, seconds=0.6).to(device)
+    content_f0 = np.full(content.shape[1], np.nan, dtype=np.float32)
+    style_f0 = np.full(style.shape[1], np.nan, dtype=np.float32)
+    backbone = small_cnn(device)
+    outputs = {
+        harmony: matching.feature_matching(content, style, content_f0, style_f0, backbone, HIFIGAN,
+                                           MatchingOptions(k=1, max_shift=2, continuity=0, harmony=harmony))
+        for harmony in (0.0, 1.0)
+    }  # fmt: skip
+
+    def chroma_agreement(mel: torch.Tensor) -> float:
+        ours, theirs = (matching.frame_chroma(m.cpu(), HIFIGAN)[:, 10:-10] for m in (mel, content))
+        return float((ours * theirs).sum(dim=0).mean())
+
+    # without harmony an unvoiced frame may only match the unshifted (D major) style; with it, the copy shifted
+    # down two semitones (C major) wins
+    assert chroma_agreement(outputs[1.0]) > 0.9 > chroma_agreement(outputs[0.0]) + 0.3
+
+
+def test_level_candidates_match_loud_frames_with_loud_ones_and_keep_the_nearest_when_none_is_close():
+    allowed = torch.ones(3, 4, dtype=torch.bool)
+    allowed[2, 0] = False  # a pitch constraint already ruled one frame out for the third content frame
+    dictionary_level = torch.tensor([0.0, -3.0, -25.0, -40.0])
+    narrowed = matching.level_candidates(allowed, torch.tensor([-1.0, -30.0, -60.0]), dictionary_level, 4.0)
+    assert narrowed[0].tolist() == [True, True, False, False]  # a loud frame: the loud frames
+    assert narrowed[1].tolist() == [False, False, True, False]  # a decay tail: the quiet frame nearest in level
+    assert narrowed[2].tolist() == [False, False, False, True]  # quieter than any: the nearest (-40 dB)
+    assert torch.equal(matching.level_candidates(allowed, torch.zeros(3), dictionary_level, 100.0), allowed)
+    unit = torch.cat([torch.full((80, 19), 0.8), torch.full((80, 1), 0.5)], dim=1)  # 80 dB, then 50 dB above floor
+    torch.testing.assert_close(matching.relative_level_db(unit)[[0, -1]], torch.tensor([0.0, -30.0]))

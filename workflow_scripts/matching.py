@@ -17,11 +17,18 @@ note of the content), so it is pitch-constrained:
    unshifted style; a style frame of silence only matches content frames that are silent too. Among those, the
    ``k`` frames of highest cosine similarity win, the similarity averaged over ``continuity`` frames along each
    diagonal (Driedger et al.'s "Let it Bee" continuity: runs of consecutive style frames beat isolated ones).
-   The output frame is the mean of the ``k`` frames (unit-scale mel).
+   With ``harmony`` > 0 the similarity also counts the chroma agreement of the two frames (weighted by
+   ``harmony``), and an unvoiced content frame (a chord, which a monophonic pitch tracker does not follow) may
+   match every pitch-shifted copy. With ``level_db`` > 0 candidates are also narrowed by level (each clip's frame
+   energy relative to its loud frames): loud content frames take loud style frames, quiet ones (decay tails,
+   lead-ins) quiet ones, within ``level_db`` of the nearest level available. The output frame is the mean of the
+   ``k`` frames (unit-scale mel).
 4. **Spectral shape.** A smooth per-band gain (at most ``shape_db``) moves the output's long-term spectrum to the
    style's.
 5. **Loudness.** Each frame's energy is set to ``loudness`` x the content's energy (dB) plus ``1 - loudness`` x
-   the style energy at the same quantile: 1 keeps the content's dynamics, 0 maps them onto the style's.
+   the style energy at the same quantile: 1 keeps the content's dynamics, 0 maps them onto the style's. With
+   ``quiet_db`` > 0 the content's share grows to 1 as a frame falls ``quiet_db`` below the content's loud frames,
+   so lead-ins, pauses and decay tails stay as quiet as the content has them.
 
 Content frames are processed in blocks (features computed with :data:`FEATURE_CONTEXT` frames of context), so
 memory does not grow with the content's length beyond the mels themselves.
@@ -100,6 +107,21 @@ def spectral_envelope(magnitude: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.exp(smooth)).to(device=magnitude.device, dtype=magnitude.dtype)
 
 
+def frame_chroma(unit_mel: torch.Tensor, convention: MelConvention) -> torch.Tensor:
+    """Chroma of each frame of a unit-scale mel, centred and unit-norm per frame, ``(12, frames)``: the dot product
+    of two frames' chroma is their Pearson correlation (0 for a silent or flat frame).
+
+    The mel is turned into a linear magnitude (NNLS, as for the pitch shifts) and summed into pitch classes with
+    librosa's STFT chroma filterbank (A440), which weights the octaves around C5 most.
+    """
+    import librosa
+
+    magnitude = mel_to_magnitude(convention.to_mel(convention.from_unit(unit_mel)), convention, SHIFT_NNLS_ITERATIONS)
+    filterbank = librosa.filters.chroma(sr=convention.sample_rate, n_fft=convention.n_fft, tuning=0.0)
+    chroma = torch.from_numpy(filterbank).to(magnitude) @ magnitude
+    return F.normalize(chroma - chroma.mean(dim=0, keepdim=True), dim=0)
+
+
 def register_shift(content_f0: np.ndarray, low_hz: float, high_hz: float, mode: str, style_median: float) -> float:
     """Semitones by which to transpose the content's F0 (NaN = unvoiced) towards the style's register.
 
@@ -126,20 +148,41 @@ def candidates(
     tolerance: float,
     silent_target: torch.Tensor | None = None,
     audible: torch.Tensor | None = None,
+    unvoiced_any_shift: bool = False,
 ) -> torch.Tensor:
     """Boolean ``(frames, dictionary)``: which dictionary frames each content frame may match (module docstring).
 
     With ``silent_target`` (per content frame) and ``audible`` (per dictionary frame), a content frame that is not
-    silent matches audible dictionary frames only (:func:`silent_frames`)."""
+    silent matches audible dictionary frames only (:func:`silent_frames`). With ``unvoiced_any_shift``, an
+    unvoiced content frame may match every copy, not only the unshifted style."""
     cents = 1200.0 * torch.abs(torch.log2(target_f0[:, None] / dictionary_f0[None, :]))
     cents = torch.nan_to_num(cents, nan=float("inf"))
     nearest = cents.min(dim=1, keepdim=True).values
     allowed = cents <= nearest + tolerance
     voiced = torch.isfinite(target_f0)[:, None] & torch.isfinite(nearest)
-    allowed = torch.where(voiced, allowed, unshifted[None, :].expand_as(allowed))
+    unvoiced_allowed = torch.ones_like(unshifted) if unvoiced_any_shift else unshifted
+    allowed = torch.where(voiced, allowed, unvoiced_allowed[None, :].expand_as(allowed))
     if silent_target is None or audible is None or not bool((audible & unshifted).any()):
         return allowed
     return allowed & (audible[None, :] | silent_target[:, None])
+
+
+def level_candidates(
+    allowed: torch.Tensor, target_level: torch.Tensor, dictionary_level: torch.Tensor, tolerance_db: float
+) -> torch.Tensor:
+    """``allowed`` (``(frames, dictionary)``) narrowed to dictionary frames whose level is within ``tolerance_db``
+    of the nearest level an allowed frame has to the content frame's (levels in dB relative to each clip's loud
+    frames, :func:`relative_level_db`). A loud content frame then takes loud style frames, a decay tail quiet
+    ones, and a frame with no candidate left keeps the nearest."""
+    distance = torch.abs(target_level[:, None] - dictionary_level[None, :]).masked_fill(~allowed, float("inf"))
+    nearest = distance.min(dim=1, keepdim=True).values
+    return allowed & (distance <= nearest + tolerance_db)
+
+
+def relative_level_db(unit_mel: torch.Tensor) -> torch.Tensor:
+    """Each frame's :func:`frame_energy_db` relative to the clip's loud frames (95th percentile), ``(frames,)``."""
+    energy = frame_energy_db(unit_mel)
+    return energy - torch.quantile(energy, 0.95)
 
 
 def silent_frames(unit_mel: torch.Tensor) -> torch.Tensor:
@@ -200,6 +243,8 @@ class StyleDictionary:
     low: float  # register (Hz) the dictionary covers
     high: float
     median: float  # the style's median F0
+    chroma: torch.Tensor | None = None  # (12, copies * style_frames) :func:`frame_chroma`, when ``harmony`` > 0
+    level: torch.Tensor | None = None  # (copies * style_frames,) :func:`relative_level_db`
 
 
 def style_dictionary(
@@ -234,7 +279,10 @@ def style_dictionary(
     zero = semitones.index(0)
     unshifted[zero * style_frames : (zero + 1) * style_frames] = True
     audible = ~silent_frames(style).repeat(copies)  # a pitch shift keeps a frame's loudness
-    return StyleDictionary(dictionary, dictionary_features, dictionary_f0, unshifted, audible, low, high, style_median)
+    chroma = frame_chroma(torch.cat(list(dictionary), dim=1), convention) if options.harmony > 0 else None
+    level = relative_level_db(style).repeat(copies)
+    return StyleDictionary(dictionary, dictionary_features, dictionary_f0, unshifted, audible, low, high, style_median,
+                           chroma, level)  # fmt: skip
 
 
 def feature_matching(
@@ -271,6 +319,9 @@ def feature_matching(
     halo = options.continuity
     flat_dictionary = dictionary.mels.permute(1, 0, 2).reshape(dictionary.mels.shape[1], -1)
     silent = silent_frames(content)
+    level = relative_level_db(content)
+    harmony = options.harmony > 0 and dictionary.chroma is not None
+    content_chroma = frame_chroma(content, convention) if harmony else None
     output = torch.empty_like(content)
     for start in range(0, frames, MATCH_BLOCK):
         stop = min(start + MATCH_BLOCK, frames)
@@ -279,21 +330,33 @@ def feature_matching(
             context_lo, context_hi = max(0, lo - FEATURE_CONTEXT), min(frames, hi + FEATURE_CONTEXT)
             features = backbone.frame_features(content[:, context_lo:context_hi])[:, lo - context_lo : hi - context_lo]
             products = F.normalize(features.float(), dim=0).T @ dictionary_features
+        if harmony:
+            products = products.float() + options.harmony * (content_chroma[:, lo:hi].T @ dictionary.chroma)
         similarity = diagonal_mean(products.float(), copies, halo)
         similarity = similarity[start - lo : stop - lo]
         allowed = candidates(target_f0[start:stop], dictionary_f0, unshifted, options.tolerance_cents,
-                             silent[start:stop], dictionary.audible)  # fmt: skip
+                             silent[start:stop], dictionary.audible, unvoiced_any_shift=harmony)  # fmt: skip
+        if options.level_db > 0 and dictionary.level is not None:
+            allowed = level_candidates(allowed, level[start:stop], dictionary.level, options.level_db)
         chosen = similarity.masked_fill(~allowed, -float("inf")).topk(k, dim=1).indices
         output[:, start:stop] = flat_dictionary[:, chosen].mean(dim=2)
 
     if options.shape_db > 0:
         output = output + spectral_shape_gain(output, style, options.shape_db)
-    return follow_loudness(output, content, style, options.loudness)
+    return follow_loudness(output, content, style, options.loudness, options.quiet_db)
 
 
-def follow_loudness(output: torch.Tensor, content: torch.Tensor, style: torch.Tensor, loudness: float) -> torch.Tensor:
-    """``output`` with each frame's energy set to ``loudness`` x the content's (dB) plus ``1 - loudness`` x the
-    style's energy at the same quantile (all unit-scale mels)."""
+def follow_loudness(
+    output: torch.Tensor, content: torch.Tensor, style: torch.Tensor, loudness: float, quiet_db: float = 0.0
+) -> torch.Tensor:
+    """``output`` with each frame's energy set to ``w`` x the content's (dB) plus ``1 - w`` x the style's energy at
+    the same quantile (all unit-scale mels). ``w`` is ``loudness``; with ``quiet_db`` > 0 it rises linearly to 1
+    as the content frame falls from the content's loud frames (95th percentile of frame energy) to ``quiet_db``
+    below them: quiet passages and decay tails keep the content's level."""
     content_energy = frame_energy_db(content)
-    target = loudness * content_energy + (1.0 - loudness) * quantile_map(content_energy, frame_energy_db(style))
+    weight = torch.full_like(content_energy, loudness)
+    if quiet_db > 0:
+        below = (torch.quantile(content_energy, 0.95) - content_energy).clamp(min=0.0)
+        weight = loudness + (1.0 - loudness) * (below / quiet_db).clamp(max=1.0)
+    target = weight * content_energy + (1.0 - weight) * quantile_map(content_energy, frame_energy_db(style))
     return output + ((target - frame_energy_db(output)) / UNIT_DB_RANGE)[None, :]

@@ -20,6 +20,7 @@ import torch
 
 from workflow_scripts.audio_io import duration, load_audio, resample, to_mono
 from workflow_scripts.conventions import EVALUATION, UNIT_DB_RANGE, MelConvention, get_convention
+from workflow_scripts.dynamics import dynamics_columns
 from workflow_scripts.metrics_table import KEY_COLUMNS
 from workflow_scripts.perceptual import is_pitched, pitch_agreement, speech_columns
 from workflow_scripts.pitch import f0_track
@@ -216,6 +217,12 @@ def output_row(
         "content_kind": kinds["content"],
         "style_kind": kinds["style"],
         **content_preservation(spaces["content"], output_db),
+        **dynamics_columns(
+            {**clips, "output": (audio, rate)},
+            {**spaces, "output": output_db},
+            {**mels, "output": decibels(stylised, convention)},
+            kinds,
+        ),
         "style_match": style_match(spaces["content"], spaces["style"], output_db, frame_rate),
         "style_match_mel": style_match(
             mels["content"],

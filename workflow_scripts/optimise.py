@@ -336,7 +336,7 @@ def matched_transfer_batch(
     if options.refine_steps > 0:
         objectives = [Objective(backbone, mel, targets, features) for mel in matched]
         refined = _optimise_batch(objectives, features, matched, options.refine_steps, options, start, progress)
-        matched = [follow_loudness(mel, content_t, style_t, options.loudness)
+        matched = [follow_loudness(mel, content_t, style_t, options.loudness, options.quiet_db)
                    for (mel, _), content_t in zip(refined, content_ts, strict=True)]  # fmt: skip
         for history, content_t, mel in zip(histories, content_ts, matched, strict=True):
             history.append(_reported_row(options.refine_steps, backbone, content_t, mel, targets, features, options,

@@ -77,6 +77,12 @@ class MatchingOptions:
         continuity: similarities are averaged over this many frames each way along diagonals (0: off).
         shape_db: largest gain (dB) of the smooth spectral-shape correction towards the style (0: off).
         loudness: 1 keeps the content's frame energies, 0 maps them onto the style's energy distribution.
+        quiet_db: the content's share of a frame's energy rises from ``loudness`` to 1 as the content frame falls
+            this far below its loud frames, so quiet passages and decays stay quiet (0: off).
+        level_db: content frames match style frames within this many dB of the nearest relative level available
+            (levels relative to each clip's loud frames: loud frames take loud frames, decays quiet ones; 0: off).
+        harmony: weight of the chroma agreement of content and style frames in the matching similarity; above 0,
+            unvoiced content frames (chords) may also match pitch-shifted style frames (0: off).
     """
 
     k: int = 4
@@ -87,6 +93,9 @@ class MatchingOptions:
     continuity: int = 6
     shape_db: float = 6.0
     loudness: float = 0.5
+    quiet_db: float = 0.0
+    level_db: float = 0.0
+    harmony: float = 0.0
 
 
 @dataclass(frozen=True)
