@@ -10,7 +10,19 @@ import sys
 
 import torch
 
-from benchmarks import backbones, batching, dag, evaluation, gpu, griffinlim, long_clips, quality, transfer, vocoders
+from benchmarks import (
+    backbones,
+    batching,
+    dag,
+    evaluation,
+    gpu,
+    griffinlim,
+    long_clips,
+    optimiser,
+    quality,
+    transfer,
+    vocoders,
+)
 
 SECTIONS = {
     "transfer": transfer.run,
@@ -24,6 +36,7 @@ SECTIONS = {
     "quality_levers": quality.run_levers,
     "batching": batching.run,
     "gpu": gpu.run,
+    "optimiser": optimiser.run,
 }
 # Parts of a section, run only when named: long_clips runs both
 PARTS = {
