@@ -107,7 +107,9 @@ def tiny_config(**overrides) -> dict:
             {"id": "noise", "path": "audio/noise.wav", "vad": "none", "role": "style"},
         ],
         "pairs": "cross",
-        "transfer": {"iterations": 4},
+        # one job per pair on every device (batch_pairs auto would batch on a GPU): tests/test_batching.py runs
+        # the batched jobs
+        "transfer": {"iterations": 4, "batch_pairs": 0},
         "backbones": {"random_cnn": {"filters": 64, "width": 5}},
         "vocoders": {"griffinlim": {"iterations": 4, "nnls_iterations": 10}},
         "threads": 1,

@@ -116,7 +116,8 @@ class TransferOptions(MatchingOptions):
         batch_pairs: ``0``: one job per pair. ``n``: one job per style (and backbone and convention) transfers all
             its pairs, ``n`` optimisation problems (pairs, or windows of long pairs) at a time as one batched
             problem, each with its own optimiser state; ``knn`` computes the style's dictionary once. Per-pair
-            outputs and their rebuilds stay per pair (docs/gpu.md, Batching).
+            outputs and their rebuilds stay per pair (docs/gpu.md, Batching). The config's ``auto`` (its default)
+            is resolved by :mod:`workflow_scripts.settings`: 16 when the jobs run on a GPU, else 0.
     """
 
     method: str = "knn"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import os
 import re
 import types
 import typing
@@ -30,6 +31,13 @@ from workflow_scripts.options import (
     TrimSettings,
     VocoderOptions,
 )
+
+# transfer.batch_pairs when the config says ``auto`` (its default) and the jobs will run on a GPU: problems
+# optimised at a time in one job per style (docs/gpu.md, Batching pairs). 16 random-CNN or VGG problems of 10 s
+# fit in a fraction of a 80 GB GPU's memory.
+GPU_BATCH_PAIRS = 16
+# Where the NVIDIA driver lists the GPUs it sees (one directory per GPU).
+NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3")
 ROLES = ("content", "style", "both")
@@ -116,8 +124,29 @@ def load_pipeline(config: Mapping[str, Any]) -> Pipeline:
         backbones=_components(config["backbones"], BACKBONE_OPTIONS, "backbones"),
         vocoders=_components(config["vocoders"], VOCODER_OPTIONS, "vocoders"),
         trim=parse_options(TrimSettings, config.get("trim") or {}, "trim"),
-        transfer=parse_options(TransferOptions, config.get("transfer") or {}, "transfer"),
+        transfer=parse_options(TransferOptions, _transfer_options(config), "transfer"),
     )
+
+
+def _transfer_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``transfer`` mapping with ``batch_pairs: auto`` (the default) resolved to a number of problems."""
+    transfer = dict(config.get("transfer") or {})
+    if transfer.get("batch_pairs", "auto") == "auto":
+        transfer["batch_pairs"] = GPU_BATCH_PAIRS if gpu_jobs(config.get("device", "auto")) else 0
+    return transfer
+
+
+def gpu_jobs(device: str, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether jobs with config ``device`` will run on a GPU, judged without importing torch (the Snakefile stays
+    light): ``cuda``, or ``auto`` where the NVIDIA driver lists a GPU and ``CUDA_VISIBLE_DEVICES`` does not hide
+    them all. Where the workflow is planned on a machine other than the one its jobs run on (a cluster's login
+    node), set ``transfer.batch_pairs`` explicitly."""
+    if device != "auto":
+        return device == "cuda"
+    visible = (os.environ if environ is None else environ).get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    return NVIDIA_GPUS.is_dir() and any(NVIDIA_GPUS.iterdir())
 
 
 def parse_options(cls: type, mapping: Mapping[str, Any], where: str) -> Any:
