@@ -46,7 +46,7 @@ test: lint
 test-slurm: $(STAMP)
 	$(BIN)/python -m pytest tests/slurm $(PYTEST_ARGS)
 
-BENCH_SECTIONS := transfer griffinlim dag vocoders backbones evaluation long_clips quality quality_levers batching gpu optimiser \
+BENCH_SECTIONS := transfer griffinlim dag vocoders backbones evaluation long_clips quality quality_levers batching corpus gpu optimiser \
 	long_transfer long_vocoders long_windows
 
 bench: $(STAMP)

@@ -35,6 +35,7 @@ SECTIONS = {
     "quality": quality.run,
     "quality_levers": quality.run_levers,
     "batching": batching.run,
+    "corpus": batching.run_corpus,
     "gpu": gpu.run,
     "optimiser": optimiser.run,
 }

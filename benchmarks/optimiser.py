@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from benchmarks.backbones import unit_mel
 from benchmarks.common import print_table, source_of
-from benchmarks.gpu import unit_mel
 from workflow_scripts.backbones import RandomCNN
 from workflow_scripts.conventions import HIFIGAN
 from workflow_scripts.optimise import Objective, _optimise, evaluator

@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 import torch
 from conftest import (
     chirp,
@@ -179,6 +180,10 @@ def test_batched_pipeline_matches_one_job_per_pair_and_keeps_per_pair_rebuilds(b
     metrics = pd.read_csv(results / "metrics.tsv", sep="\t")
     assert len(metrics) == 2 and (metrics.transfer_job_s >= metrics.transfer_s).all()
     assert (results / "logs/transfer/hifigan/random_cnn/chirp.log").is_file()  # one transfer job per style
+    assert (results / "logs/vocode/griffinlim/random_cnn/chirp.log").is_file()  # one vocode job per style
+    for style in ("chirp", "noise"):  # the same mel rendered in a batch as alone
+        wav = f"audio/griffinlim/random_cnn/tone/{style}.wav"
+        np.testing.assert_allclose(sf.read(results / wav)[0], sf.read(reference / wav)[0], atol=1e-5)
 
     # a new content: each style's batch reruns, but only the new pairs' files and what follows them are written
     config = batched(tiny_config())
@@ -190,15 +195,20 @@ def test_batched_pipeline_matches_one_job_per_pair_and_keeps_per_pair_rebuilds(b
     changed = {path for path, mtime in output_mtimes(workdir).items() if before.get(path) != mtime}
     per_pair = {p for p in changed if p.startswith(("stylised/", "audio/", "metrics/", "plots/griffinlim"))}
     assert per_pair and all("/tone2/" in p for p in per_pair), sorted(per_pair)
-    staged = {p for p in changed if p.startswith("stylised_batches/") and not p.endswith("/.snakemake_timestamp")}
+    staged = {p for p in changed if p.startswith(("stylised_batches/", "audio_batches/"))
+              and not p.endswith("/.snakemake_timestamp")}  # fmt: skip
     assert staged == {
         f"stylised_batches/hifigan/random_cnn/{style}/{name}{suffix}"
         for style in ("chirp", "noise") for name in ("tone", "tone2")
         for suffix in (".npy", ".history.tsv", ".json")
+    } | {
+        f"audio_batches/griffinlim/random_cnn/{style}/{name}{suffix}"
+        for style in ("chirp", "noise") for name in ("tone", "tone2") for suffix in (".wav", ".json")
     }  # fmt: skip
 
     # the batch directories are only a staging area: deleting them costs no rebuild
     shutil.rmtree(results / "stylised_batches")
+    shutil.rmtree(results / "audio_batches")
     assert "Nothing to be done" in snakemake(workdir, "--dry-run").stdout
 
 
@@ -208,19 +218,20 @@ def planned_jobs(workdir) -> dict[str, int]:
     return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", stats, re.M)}
 
 
-@pytest.mark.parametrize(("device", "transfers", "copies"), [("cpu", 4, 0), ("cuda", 2, 4)])
-def test_batch_pairs_auto_plans_one_transfer_job_per_style_exactly_when_the_jobs_run_on_a_gpu(
-    tmp_path, device, transfers, copies
+@pytest.mark.parametrize(("device", "per_style_jobs", "copies"), [("cpu", 4, 0), ("cuda", 2, 4)])
+def test_batch_pairs_auto_plans_one_gpu_job_per_style_exactly_when_the_jobs_run_on_a_gpu(
+    tmp_path, device, per_style_jobs, copies
 ):
-    """Two contents x two styles, planned (a dry run needs no GPU): one job per pair on the CPU, one per style on a
-    GPU, each pair's files then copied out by its transfer_output job."""
+    """Two contents x two styles, planned (a dry run needs no GPU): transfer and vocode jobs one per pair on the
+    CPU, one per style on a GPU, each pair's files then copied out by its transfer_output and vocode_output jobs."""
     config = tiny_config(device=device)
     del config["transfer"]["batch_pairs"]  # auto, the default
     config["clips"].append({"id": "tone2", "path": "audio/tone2.wav", "vad": "energy", "role": "content"})
     workdir = make_workdir(tmp_path, config)
     write_wav(workdir / "audio/tone2.wav", harmonic(0.8, 16000, f0=220.0), 16000)
     jobs = planned_jobs(workdir)
-    assert (jobs["transfer"], jobs.get("transfer_output", 0), jobs["vocode"]) == (transfers, copies, 4)
+    assert (jobs["transfer"], jobs["vocode"]) == (per_style_jobs, per_style_jobs)
+    assert (jobs.get("transfer_output", 0), jobs.get("vocode_output", 0), jobs["evaluate"]) == (copies, copies, 4)
 
 
 def test_gpu_jobs_follows_the_device_the_driver_and_cuda_visible_devices(tmp_path, monkeypatch):

@@ -4,7 +4,6 @@ torch's LBFGS, no host synchronisation per step, and two runs that agree bit for
 import numpy as np
 import pytest
 import torch
-from conftest import harmonic, silence
 
 from benchmarks.optimiser import count_ops
 from workflow_scripts.backbones import RandomCNN
@@ -13,19 +12,6 @@ from workflow_scripts.lbfgs import DeviceLBFGS
 from workflow_scripts.optimise import CHECK_EVERY, matched_transfer, style_transfer
 from workflow_scripts.options import TransferOptions
 from workflow_scripts.style_statistics import style_targets
-
-SR = HIFIGAN.sample_rate
-
-
-def unit_mel(audio: np.ndarray) -> np.ndarray:
-    return HIFIGAN.to_unit(torch.from_numpy(HIFIGAN.features(audio))).numpy()
-
-
-@pytest.fixture(scope="module")
-def melody_and_style():
-    """Content: four notes with rests (120 frames); style: a bright tone with vibrato (86 frames)."""
-    notes = [np.concatenate([harmonic(0.25, SR, f0=f0, vibrato=0.02), silence(0.1, SR)]) for f0 in (180, 240, 300, 200)]
-    return unit_mel(np.concatenate(notes)), unit_mel(harmonic(1.0, SR, f0=330, partials=25, vibrato=0.03))
 
 
 def two_loop(grad: torch.Tensor, pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:

@@ -36,6 +36,9 @@ from workflow_scripts.options import (
 # optimised at a time in one job per style (docs/gpu.md, Batching pairs). 16 random-CNN or VGG problems of 10 s
 # fit in a fraction of a 80 GB GPU's memory.
 GPU_BATCH_PAIRS = 16
+# Backbones whose objective is faster in bfloat16 than in float32 on a GPU (H200, docs/gpu.md): where it is not,
+# the config does not offer it.
+BFLOAT16_BACKBONES = ("vgg19",)
 # Where the NVIDIA driver lists the GPUs it sees (one directory per GPU).
 NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")
 
@@ -118,7 +121,7 @@ def load_pipeline(config: Mapping[str, Any]) -> Pipeline:
     clips = _collect_clips(config)
     if not clips:
         raise ConfigError("config: no clips; list them under clips, sample_sheet or corpus_dir")
-    return Pipeline(
+    pipeline = Pipeline(
         clips=clips,
         pairs=_pairs(config.get("pairs", "cross"), clips),
         backbones=_components(config["backbones"], BACKBONE_OPTIONS, "backbones"),
@@ -126,6 +129,13 @@ def load_pipeline(config: Mapping[str, Any]) -> Pipeline:
         trim=parse_options(TrimSettings, config.get("trim") or {}, "trim"),
         transfer=parse_options(TransferOptions, _transfer_options(config), "transfer"),
     )
+    slower = sorted({c.kind for c in pipeline.backbones.values()} - set(BFLOAT16_BACKBONES))
+    if pipeline.transfer.precision == "bfloat16" and slower:
+        raise ConfigError(
+            f"config: transfer.precision: bfloat16 is offered for {', '.join(BFLOAT16_BACKBONES)} only (measured "
+            f"slower than float32 on a GPU for {', '.join(slower)}; docs/gpu.md); use float32"
+        )
+    return pipeline
 
 
 def _transfer_options(config: Mapping[str, Any]) -> dict[str, Any]:
