@@ -67,9 +67,9 @@ def write_corpus(workdir: Path, contents: int, seconds: float) -> list[dict]:
 
 def snakemake(workdir: Path, cores: int, *arguments: str) -> float:
     """Wall seconds of one ``snakemake`` run in ``workdir`` (one GPU job at a time where there is a GPU)."""
-    # targets before --quiet, whose optional values would swallow them
+    # targets before --resources and --quiet, whose optional values would swallow them
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory",
-               str(workdir), "--cores", str(cores), "--resources", "gpu=1", *arguments, "--quiet", "rules"]  # fmt: skip
+               str(workdir), "--cores", str(cores), *arguments, "--resources", "gpu=1", "--quiet", "rules"]  # fmt: skip
     start = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True, text=True)
     return time.perf_counter() - start
