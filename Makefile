@@ -50,8 +50,8 @@ test: lint
 test-slurm: $(STAMP)
 	$(BIN)/python -m pytest tests/slurm $(PYTEST_ARGS)
 
-BENCH_SECTIONS := transfer griffinlim dag vocoders backbones evaluation long_clips quality quality_levers batching gpu \
-	long_transfer long_vocoders long_windows evaluation_metrics evaluation_jobs
+BENCH_SECTIONS := transfer griffinlim dag vocoders backbones evaluation long_clips quality quality_levers batching corpus gpu \
+	optimiser long_transfer long_vocoders long_windows evaluation_metrics evaluation_jobs
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(filter $(BENCH_SECTIONS),$(MAKECMDGOALS))

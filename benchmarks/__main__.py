@@ -10,7 +10,19 @@ import sys
 
 import torch
 
-from benchmarks import backbones, batching, dag, evaluation, gpu, griffinlim, long_clips, quality, transfer, vocoders
+from benchmarks import (
+    backbones,
+    batching,
+    dag,
+    evaluation,
+    gpu,
+    griffinlim,
+    long_clips,
+    optimiser,
+    quality,
+    transfer,
+    vocoders,
+)
 
 SECTIONS = {
     "transfer": transfer.run,
@@ -23,7 +35,9 @@ SECTIONS = {
     "quality": quality.run,
     "quality_levers": quality.run_levers,
     "batching": batching.run,
+    "corpus": batching.run_corpus,
     "gpu": gpu.run,
+    "optimiser": optimiser.run,
 }
 # Parts of a section, run only when named: long_clips runs both; evaluation runs evaluation_metrics and evaluation_jobs
 PARTS = {

@@ -15,20 +15,24 @@ from workflow_scripts.wavenet import LOG_SCALE_MIN, FastWaveNet, build_wavenet, 
 
 
 def vocoder_rows(seconds: float = 10.0, device: str = "cpu") -> list[dict[str, Any]]:
-    """Griffin-Lim (100 iterations) and HiFi-GAN on a ``seconds`` clip on ``device``: time (after one warm-up
-    call), real-time factor and round-trip log-mel error."""
+    """Griffin-Lim (100 iterations) and HiFi-GAN on a ``seconds`` clip on ``device``: the first call's time (what a
+    job pays once: model load, library loading, FFT plans, cuBLAS / cuDNN set-up), the warm time (best of two
+    later calls), real-time factor (warm) and round-trip log-mel error."""
     audio = clip("content2", HIFIGAN.sample_rate, seconds)
     features = HIFIGAN.features(audio)
     rows = []
-    for name, vocoder in [
-        ("griffinlim (100 it.)", GriffinLim(GriffinLim.Options(), device)),
-        ("hifigan universal", HiFiGAN(HiFiGAN.Options(), device)),
-        ("hifigan lj", HiFiGAN(HiFiGAN.Options(checkpoint="lj"), device)),
+    for name, make in [
+        ("griffinlim (100 it.)", lambda: GriffinLim(GriffinLim.Options(), device)),
+        ("hifigan universal", lambda: HiFiGAN(HiFiGAN.Options(), device)),
+        ("hifigan lj", lambda: HiFiGAN(HiFiGAN.Options(checkpoint="lj"), device)),
     ]:
+        first, vocoder = timed(make, device=device)
+        first += timed(lambda v=vocoder: v(features, progress=False), device=device)[0]
         elapsed, rendered = timed(lambda v=vocoder: v(features, progress=False), repeat=2, device=device)
         rows.append(
             {
                 "vocoder": name,
+                "first call s (load included)": first,
                 "seconds": elapsed,
                 "real-time factor (audio s / compute s)": seconds / elapsed,
                 "round-trip log-mel error dB": log_mel_error_db(rendered, features, HIFIGAN),

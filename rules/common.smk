@@ -56,6 +56,7 @@ PATTERNS = {
     "stylised": f"{RESULTS}/stylised/{{convention}}/{{backbone}}/{{content}}/{{style}}",
     "stylised_batch": f"{RESULTS}/stylised_batches/{{convention}}/{{backbone}}/{{style}}",
     "audio": f"{RESULTS}/audio/{{vocoder}}/{{backbone}}/{{content}}/{{style}}",
+    "audio_batch": f"{RESULTS}/audio_batches/{{vocoder}}/{{backbone}}/{{style}}",
     "row": f"{RESULTS}/metrics/{{vocoder}}/{{backbone}}/{{content}}/{{style}}.tsv",
     "metrics": f"{RESULTS}/metrics.tsv",
     "failures": f"{RESULTS}/failures.tsv",
@@ -167,7 +168,7 @@ def all_rows():
     return per_output(PATTERNS["row"])
 
 
-# transfer.batch_pairs > 0: one transfer job per style (rules/transfer.smk)
+# transfer.batch_pairs > 0: one transfer job and one vocode job per style (rules/transfer.smk, rules/vocode.smk)
 def contents_by_style(pairs):
     """The contents paired with each style, in pair order."""
     contents = {}
@@ -177,6 +178,20 @@ def contents_by_style(pairs):
 
 
 STYLE_CONTENTS = contents_by_style(PIPELINE.pairs)
+
+
+def batch_stylised_mels(wildcards):
+    """The stylised mels of a style's pairs (one backbone), in the convention of ``wildcards.vocoder``."""
+    return [
+        PATTERNS["stylised"].format(
+            convention=vocoder_convention(wildcards),
+            backbone=wildcards.backbone,
+            content=content,
+            style=wildcards.style,
+        )
+        + ".npy"
+        for content in STYLE_CONTENTS[wildcards.style]
+    ]
 
 
 def batch_inputs(wildcards):

@@ -92,6 +92,22 @@ def silence(seconds: float, sr: int) -> np.ndarray:
     return np.zeros(int(seconds * sr), dtype=np.float32)
 
 
+@pytest.fixture(scope="module")
+def melody_and_style() -> tuple[np.ndarray, np.ndarray]:
+    """Unit-scale hifigan mels: content, four notes with rests (120 frames); style, a bright tone with vibrato (86
+    frames)."""
+    import torch
+
+    from workflow_scripts.conventions import HIFIGAN
+
+    def unit_mel(audio: np.ndarray) -> np.ndarray:
+        return HIFIGAN.to_unit(torch.from_numpy(HIFIGAN.features(audio))).numpy()
+
+    sr = HIFIGAN.sample_rate
+    notes = [np.concatenate([harmonic(0.25, sr, f0=f0, vibrato=0.02), silence(0.1, sr)]) for f0 in (180, 240, 300, 200)]
+    return unit_mel(np.concatenate(notes)), unit_mel(harmonic(1.0, sr, f0=330, partials=25, vibrato=0.03))
+
+
 def write_wav(path: Path, audio: np.ndarray, sr: int, subtype: str = "FLOAT") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, audio.T if audio.ndim == 2 else audio, sr, subtype=subtype)
@@ -107,7 +123,9 @@ def tiny_config(**overrides) -> dict:
             {"id": "noise", "path": "audio/noise.wav", "vad": "none", "role": "style"},
         ],
         "pairs": "cross",
-        "transfer": {"iterations": 4},
+        # one job per pair on every device (batch_pairs auto would batch on a GPU): tests/test_batching.py runs
+        # the batched jobs
+        "transfer": {"iterations": 4, "batch_pairs": 0},
         "backbones": {"random_cnn": {"filters": 64, "width": 5}},
         "vocoders": {"griffinlim": {"iterations": 4, "nnls_iterations": 10}},
         "threads": 1,

@@ -1,11 +1,13 @@
 """Batching across pairs: several contents in the style of one transferred together, each with its own optimiser,
 with the results one job per pair gives; in the pipeline, one job per style whose pairs keep per-pair rebuilds."""
 
+import re
 import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 import torch
 from conftest import (
     chirp,
@@ -19,7 +21,7 @@ from conftest import (
     write_wav,
 )
 
-from workflow_scripts import optimise
+from workflow_scripts import optimise, settings
 from workflow_scripts.backbones import RandomCNN
 from workflow_scripts.batching import optimise_together
 from workflow_scripts.conventions import HIFIGAN
@@ -32,6 +34,7 @@ from workflow_scripts.optimise import (
 )
 from workflow_scripts.options import TransferOptions
 from workflow_scripts.precision import FeatureExtractor
+from workflow_scripts.settings import load_pipeline
 from workflow_scripts.style_statistics import style_targets
 
 SR = HIFIGAN.sample_rate
@@ -177,6 +180,10 @@ def test_batched_pipeline_matches_one_job_per_pair_and_keeps_per_pair_rebuilds(b
     metrics = pd.read_csv(results / "metrics.tsv", sep="\t")
     assert len(metrics) == 2 and (metrics.transfer_job_s >= metrics.transfer_s).all()
     assert (results / "logs/transfer/hifigan/random_cnn/chirp.log").is_file()  # one transfer job per style
+    assert (results / "logs/vocode/griffinlim/random_cnn/chirp.log").is_file()  # one vocode job per style
+    for style in ("chirp", "noise"):  # the same mel rendered in a batch as alone
+        wav = f"audio/griffinlim/random_cnn/tone/{style}.wav"
+        np.testing.assert_allclose(sf.read(results / wav)[0], sf.read(reference / wav)[0], atol=1e-5)
 
     # a new content: each style's batch reruns, but only the new pairs' files and what follows them are written
     config = batched(tiny_config())
@@ -188,13 +195,55 @@ def test_batched_pipeline_matches_one_job_per_pair_and_keeps_per_pair_rebuilds(b
     changed = {path for path, mtime in output_mtimes(workdir).items() if before.get(path) != mtime}
     per_pair = {p for p in changed if p.startswith(("stylised/", "audio/", "metrics/", "plots/griffinlim"))}
     assert per_pair and all("/tone2/" in p for p in per_pair), sorted(per_pair)
-    staged = {p for p in changed if p.startswith("stylised_batches/") and not p.endswith("/.snakemake_timestamp")}
+    staged = {p for p in changed if p.startswith(("stylised_batches/", "audio_batches/"))
+              and not p.endswith("/.snakemake_timestamp")}  # fmt: skip
     assert staged == {
         f"stylised_batches/hifigan/random_cnn/{style}/{name}{suffix}"
         for style in ("chirp", "noise") for name in ("tone", "tone2")
         for suffix in (".npy", ".history.tsv", ".json")
+    } | {
+        f"audio_batches/griffinlim/random_cnn/{style}/{name}{suffix}"
+        for style in ("chirp", "noise") for name in ("tone", "tone2") for suffix in (".wav", ".json")
     }  # fmt: skip
 
     # the batch directories are only a staging area: deleting them costs no rebuild
     shutil.rmtree(results / "stylised_batches")
+    shutil.rmtree(results / "audio_batches")
     assert "Nothing to be done" in snakemake(workdir, "--dry-run").stdout
+
+
+def planned_jobs(workdir) -> dict[str, int]:
+    """Jobs per rule of a dry run."""
+    stats = snakemake(workdir, "--dry-run").stdout.split("Job stats:")[1]
+    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", stats, re.M)}
+
+
+@pytest.mark.parametrize(("device", "per_style_jobs", "copies"), [("cpu", 4, 0), ("cuda", 2, 4)])
+def test_batch_pairs_auto_plans_one_gpu_job_per_style_exactly_when_the_jobs_run_on_a_gpu(
+    tmp_path, device, per_style_jobs, copies
+):
+    """Two contents x two styles, planned (a dry run needs no GPU): transfer and vocode jobs one per pair on the
+    CPU, one per style on a GPU, each pair's files then copied out by its transfer_output and vocode_output jobs."""
+    config = tiny_config(device=device)
+    del config["transfer"]["batch_pairs"]  # auto, the default
+    config["clips"].append({"id": "tone2", "path": "audio/tone2.wav", "vad": "energy", "role": "content"})
+    workdir = make_workdir(tmp_path, config)
+    write_wav(workdir / "audio/tone2.wav", harmonic(0.8, 16000, f0=220.0), 16000)
+    jobs = planned_jobs(workdir)
+    assert (jobs["transfer"], jobs["vocode"]) == (per_style_jobs, per_style_jobs)
+    assert (jobs.get("transfer_output", 0), jobs.get("vocode_output", 0), jobs["evaluate"]) == (copies, copies, 4)
+
+
+def test_gpu_jobs_follows_the_device_the_driver_and_cuda_visible_devices(tmp_path, monkeypatch):
+    gpus = tmp_path / "gpus"
+    monkeypatch.setattr(settings, "NVIDIA_GPUS", gpus)
+    assert not settings.gpu_jobs("auto", {})  # no driver
+    (gpus / "0000:00:05.0").mkdir(parents=True)
+    assert settings.gpu_jobs("auto", {}) and settings.gpu_jobs("auto", {"CUDA_VISIBLE_DEVICES": "0"})
+    assert not settings.gpu_jobs("auto", {"CUDA_VISIBLE_DEVICES": ""})  # hidden, as `CUDA_VISIBLE_DEVICES= pytest`
+    assert not settings.gpu_jobs("cpu", {}) and settings.gpu_jobs("cuda", {"CUDA_VISIBLE_DEVICES": ""})
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.chdir(make_workdir(tmp_path / "workdir", tiny_config()))  # the clips' paths are checked
+    assert load_pipeline(tiny_config(device="auto", transfer={})).transfer.batch_pairs == settings.GPU_BATCH_PAIRS
+    explicit = tiny_config(device="auto", transfer={"batch_pairs": 3})
+    assert load_pipeline(explicit).transfer.batch_pairs == 3

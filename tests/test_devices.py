@@ -20,7 +20,8 @@ from workflow_scripts.conventions import HIFIGAN, mel_to_magnitude
 from workflow_scripts.device import CUBLAS_WORKSPACE_CONFIG, configure_cuda, job_device, resolve_device
 from workflow_scripts.errors import InputError
 from workflow_scripts.hifigan import Generator, bundled_config
-from workflow_scripts.optimise import initial_mel
+from workflow_scripts.losses import GramTarget
+from workflow_scripts.optimise import Objective, initial_mel
 from workflow_scripts.options import TransferOptions
 from workflow_scripts.precision import FeatureExtractor
 from workflow_scripts.vocoders import griffin_lim
@@ -56,6 +57,46 @@ def on_meta(*shape: int) -> torch.Tensor:
 )
 def test_library_code_keeps_its_tensors_on_the_inputs_device(compute):
     assert compute().device == META
+
+
+def small_meta_cnn() -> RandomCNN:
+    return RandomCNN(RandomCNN.Options(filters=8, width=3), 80).to(META)
+
+
+@pytest.mark.parametrize("style_frames", [4, 40], ids=["features_kept", "gram_kept"])
+def test_gram_targets_built_on_the_cpu_are_moved_to_the_device_asked_for(style_frames):
+    """GramTarget keeps the style's features (fewer frames than channels) or its Gram matrix: either moves."""
+    stored = GramTarget.from_state(GramTarget(torch.rand(8, style_frames)).to_state())  # as a job loads it
+    for target in (GramTarget(torch.rand(8, style_frames)), stored):
+        moved = target.to(META)
+        held = [moved._gram] + ([] if moved.style is None else [moved.style])
+        assert {tensor.device for tensor in held} == {META} and target._gram.device.type == "cpu"
+        assert moved.loss(on_meta(8, 30)).device == META
+        assert target.to("cpu") is target  # nothing copied when already there
+
+
+def test_an_objective_moves_targets_built_on_the_cpu_to_the_contents_device():
+    """The record's failure on the H200: matched_transfer(..., device="cuda") with style targets computed on the CPU
+    raised "Expected all tensors to be on the same device" in GramTarget.loss. Every entry point (style_transfer,
+    matched_transfer and their batched forms, the reported losses) computes its losses through an Objective."""
+    backbone = small_meta_cnn()
+    cpu_targets = {name: GramTarget(torch.rand(8, 50)) for name in backbone.style_layers}
+    objective = Objective(backbone, on_meta(80, 20), cpu_targets)
+    assert {target._gram.device for target in objective.style_targets.values()} == {META}
+    assert all(loss.device == META for loss in objective(on_meta(80, 20)))
+    with pytest.raises(RuntimeError, match="device"):  # what the move prevents
+        next(iter(cpu_targets.values())).loss(on_meta(8, 20))
+
+
+def test_a_style_dictionary_built_on_the_cpu_is_moved_to_the_contents_device():
+    backbone = RandomCNN(RandomCNN.Options(filters=8, width=3), 80)
+    style = torch.rand(80, 30) * 0.8
+    options = matching.MatchingOptions(max_shift=1)
+    dictionary = matching.style_dictionary(style, torch.full((30,), 200.0).numpy(), backbone, HIFIGAN, options)
+    moved = dictionary.to(META)
+    tensors = [value for value in vars(moved).values() if isinstance(value, torch.Tensor)]
+    assert len(tensors) >= 5 and {tensor.device for tensor in tensors} == {META}
+    assert moved.median == dictionary.median
 
 
 def test_the_meta_check_catches_a_tensor_made_on_the_cpu():

@@ -120,7 +120,7 @@ def small_cnn_style_loss(start, content, style) -> float:
     return float(objective(start)[2])
 
 
-@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+@pytest.mark.parametrize("optimizer", ["lbfgs", "lbfgs_device", "adam"])
 def test_history_losses_are_those_of_the_mel_each_step_ends_at(content_and_style, optimizer, device):
     """The history reuses the closure's last evaluation when the step accepted it; it must match recomputation."""
     from workflow_scripts.optimise import Objective
@@ -128,7 +128,7 @@ def test_history_losses_are_those_of_the_mel_each_step_ends_at(content_and_style
 
     content, style = content_and_style
     options = TransferOptions(optimizer=optimizer, iterations=6, tolerance=0,
-                              learning_rate=1.0 if optimizer == "lbfgs" else 0.01)  # fmt: skip
+                              learning_rate=0.01 if optimizer == "adam" else 1.0)  # fmt: skip
     snapshots = []
     result = style_transfer(content, style, small_cnn(), options, device, progress=False,
                             on_step=lambda row, mel: snapshots.append((row, mel.clone())))  # fmt: skip
@@ -168,6 +168,17 @@ def test_early_stop_on_convergence(content_and_style, device):
     result = style_transfer(content, content, small_cnn(), TransferOptions(iterations=100, patience=3), device,
                             progress=False)  # fmt: skip
     assert len(result.history) == 1 + 3
+
+
+def test_device_lbfgs_checks_for_early_stopping_every_few_steps(content_and_style, device):
+    """As above, but the losses are read every CHECK_EVERY steps: the run stops at the first check after the rule
+    says so, and the history holds every step it made."""
+    from workflow_scripts.optimise import CHECK_EVERY
+
+    content, _ = content_and_style
+    options = TransferOptions(optimizer="lbfgs_device", iterations=100, patience=3)
+    result = style_transfer(content, content, small_cnn(), options, device, progress=False)
+    assert [row["step"] for row in result.history] == list(range(1, CHECK_EVERY + 1))
 
 
 def test_nnls_recovers_a_magnitude_consistent_with_the_mel(device):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import librosa
 import numpy as np
@@ -135,12 +135,10 @@ class MelConvention:
     def istft(self, spec: torch.Tensor) -> torch.Tensor:
         """Inverse of :meth:`stft` (weighted overlap-add); returns ``frames * hop_length`` samples."""
         frames = spec.shape[-1]
-        window = self.window(spec.device)
+        window, envelope = _istft_window(self, frames, spec.device)
         segments = torch.fft.irfft(spec, n=self.n_fft, dim=-2)[..., : self.win_length, :] * window[:, None]
         total = (frames - 1) * self.hop_length + self.win_length
-        overlap = _overlap_add(segments, self.hop_length, total)
-        envelope = _overlap_add((window**2)[:, None].expand(-1, frames), self.hop_length, total)
-        audio = overlap / torch.clamp(envelope, min=1e-8)
+        audio = _overlap_add(segments, self.hop_length, total) / envelope
         return audio[..., self.padding : self.padding + frames * self.hop_length]
 
     def magnitude_to_features(self, magnitude: torch.Tensor) -> torch.Tensor:
@@ -161,6 +159,16 @@ class MelConvention:
     def from_unit(self, unit: torch.Tensor) -> torch.Tensor:
         """Features from unit scale, clamped to the range the compression can produce."""
         return self.compression.from_unit(unit)
+
+
+@lru_cache(maxsize=16)
+def _istft_window(convention: MelConvention, frames: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The synthesis window and the envelope (at least 1e-8) of an inverse STFT of ``frames`` frames (the overlap-added
+    squared window), made once per length and device: Griffin-Lim inverts the same framing on every iteration."""
+    window = convention.window(device)
+    total = (frames - 1) * convention.hop_length + convention.win_length
+    envelope = _overlap_add((window**2)[:, None].expand(-1, frames), convention.hop_length, total)
+    return window, torch.clamp(envelope, min=1e-8)
 
 
 def _overlap_add(segments: torch.Tensor, hop: int, total: int) -> torch.Tensor:
@@ -194,8 +202,8 @@ def mel_to_magnitude(mel: torch.Tensor, convention: MelConvention, iterations: i
     (FISTA), started from the clamped pseudo-inverse solution, :data:`NNLS_BLOCK_FRAMES` frames at a time.
     """
     basis = convention.mel_basis(mel.device)
-    step = 1.0 / torch.linalg.matrix_norm(basis, ord=2) ** 2
-    pseudo_inverse = torch.linalg.pinv(basis)
+    pseudo_inverse, step = _nnls_operators(convention)
+    pseudo_inverse = torch.from_numpy(pseudo_inverse).to(mel.device)
     blocks = []
     for block in mel.split(NNLS_BLOCK_FRAMES, dim=-1):
         target = basis.T @ block
@@ -210,6 +218,14 @@ def mel_to_magnitude(mel: torch.Tensor, convention: MelConvention, iterations: i
             momentum = next_momentum
         blocks.append(estimate)
     return torch.cat(blocks, dim=-1)
+
+
+@cache
+def _nnls_operators(convention: MelConvention) -> tuple[np.ndarray, float]:
+    """The mel filterbank's pseudo-inverse and the projected-gradient step ``1 / ||B||_2^2``, computed once per
+    convention on the CPU: on a GPU the SVDs behind them would load cuSOLVER and wait for the device in every job."""
+    basis = torch.from_numpy(_mel_basis(convention))
+    return torch.linalg.pinv(basis).numpy(), float(1.0 / torch.linalg.matrix_norm(basis, ord=2) ** 2)
 
 
 @cache

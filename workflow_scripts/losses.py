@@ -71,6 +71,18 @@ class GramTarget:
         target._setup(None, state["gram"], int(state["frames"]), "auto")
         return target
 
+    def to(self, device: torch.device | str) -> GramTarget:
+        """This target with its tensors on ``device`` (itself when they are there already): an objective computed
+        on a GPU may be given targets built or loaded on the CPU."""
+        device = torch.device(device)
+        if self._gram.device == device:
+            return self
+        moved = GramTarget.__new__(GramTarget)
+        moved.__dict__.update(self.__dict__)
+        moved.style = None if self.style is None else self.style.to(device)
+        moved._gram = self._gram.to(device)
+        return moved
+
     def uses_frames(self, frames: int) -> bool:
         """Whether the frame-product form is used for an input of ``frames`` positions."""
         if self.form != "auto":

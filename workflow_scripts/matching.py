@@ -36,7 +36,7 @@ memory does not grow with the content's length beyond the mels themselves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import scipy.fft
@@ -246,6 +246,11 @@ class StyleDictionary:
     chroma: torch.Tensor | None = None  # (12, copies * style_frames) :func:`frame_chroma`, when ``harmony`` > 0
     level: torch.Tensor | None = None  # (copies * style_frames,) :func:`relative_level_db`
 
+    def to(self, device: torch.device) -> StyleDictionary:
+        """This dictionary with its tensors on ``device`` (one built on the CPU may serve a GPU job)."""
+        values = {field.name: getattr(self, field.name) for field in fields(self)}
+        return replace(self, **{name: value.to(device) for name, value in values.items() if torch.is_tensor(value)})
+
 
 def style_dictionary(
     style: torch.Tensor,
@@ -308,7 +313,7 @@ def feature_matching(
         dictionary: ``style``'s :func:`style_dictionary`, when already computed (several contents, one style).
     """
     device = content.device
-    dictionary = dictionary or style_dictionary(style, style_f0, backbone, convention, options, precision)
+    dictionary = (dictionary or style_dictionary(style, style_f0, backbone, convention, options, precision)).to(device)
     copies, _, style_frames = dictionary.mels.shape
     dictionary_features, dictionary_f0, unshifted = dictionary.features, dictionary.f0, dictionary.unshifted
     shift = register_shift(content_f0, dictionary.low, dictionary.high, options.transpose, dictionary.median)

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from workflow_scripts.backbones import Backbone
 from workflow_scripts.batching import Evaluate, EvaluateMany, Evaluation, optimise_together
 from workflow_scripts.conventions import MelConvention
+from workflow_scripts.lbfgs import DeviceLBFGS
 from workflow_scripts.losses import GramTarget, content_loss
 from workflow_scripts.matching import feature_matching, follow_loudness, style_dictionary
 from workflow_scripts.options import INITS, OPTIMIZERS, TransferOptions
@@ -27,6 +28,9 @@ from workflow_scripts.precision import FeatureExtractor, Maps
 from workflow_scripts.style_statistics import style_targets
 
 LINE_SEARCH_EVALUATIONS = 25
+# Steps between two reads of the losses by ``lbfgs_device`` when it may stop early: one host synchronisation per
+# this many steps instead of one per step.
+CHECK_EVERY = 10
 # Frames cross-faded between neighbouring windows of a long clip (gatys, ``window_frames``).
 WINDOW_OVERLAP = 64
 
@@ -56,7 +60,8 @@ class Objective:
         backbone: feature extractor.
         content: unit-scale content mel ``(n_mels, frames)``; its features are computed here.
         style_targets: ``{layer: GramTarget}`` for every style layer (see
-            :func:`workflow_scripts.style_statistics.style_targets`).
+            :func:`workflow_scripts.style_statistics.style_targets`), on any device: they are moved to the
+            content's.
         features: how the backbone's maps are computed (precision, compilation); default float32, eager.
     """
 
@@ -72,7 +77,7 @@ class Objective:
         with torch.no_grad():
             content_maps = self.features(content)
         self.content_targets = {name: content_maps[name] for name in backbone.content_layers}
-        self.style_targets = {name: style_targets[name] for name in backbone.style_layers}
+        self.style_targets = {name: style_targets[name].to(content.device) for name in backbone.style_layers}
 
     def __call__(self, unit_mel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(total, content, style)`` losses of ``unit_mel`` ``(n_mels, frames)``."""
@@ -419,21 +424,15 @@ def _optimiser(unit_mel: torch.Tensor, options: TransferOptions) -> torch.optim.
     raise ValueError(f"unknown optimizer {options.optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
 
 
-def _optimise(
-    evaluate: Evaluate,
-    initial: torch.Tensor,
-    iterations: int,
-    options: TransferOptions,
-    start: float,
-    progress: bool,
-    on_step: OnStep | None = None,
-) -> tuple[torch.Tensor, list[dict[str, float]]]:
-    """Minimise from ``initial`` for up to ``iterations`` steps; the detached result and its history.
+Stepper = tuple[Callable[[], torch.Tensor], Callable[[], torch.Tensor]]
 
-    The losses of every step stay on the device and are read back once, at the end, unless something needs them
-    sooner: early stopping (``tolerance > 0``) reads each step's total, and ``on_step`` each step's row. (L-BFGS
-    reads every loss it evaluates in its line search anyway; Adam then runs without waiting for the device.)
-    """
+
+def _stepper(evaluate: Evaluate, initial: torch.Tensor, options: TransferOptions) -> Stepper:
+    """``(step, current)``: ``step()`` takes one optimiser step and returns the stacked losses at the point it
+    reached (on the device), ``current()`` that point (detached)."""
+    if options.optimizer == "lbfgs_device":
+        device_lbfgs = DeviceLBFGS(evaluate, initial, options.history_size, options.learning_rate)
+        return device_lbfgs.step, lambda: device_lbfgs.current
     unit_mel = initial.detach().clone().requires_grad_(True)
     optimizer = _optimiser(unit_mel, options)
     # The losses at the last point the closure evaluated; the point an L-BFGS step accepts usually is that point
@@ -446,35 +445,62 @@ def _optimise(
         last.update(point=unit_mel.detach().clone(), losses=losses)
         return losses[0]
 
-    def losses_at_current_point() -> torch.Tensor:
+    def step() -> torch.Tensor:
+        optimizer.step(closure)
         # Reusing the closure's values saves one forward pass per step.
         if options.optimizer == "lbfgs" and torch.equal(last["point"], unit_mel):
             return last["losses"]
         return evaluate(unit_mel.detach(), False)[0]
 
+    return step, unit_mel.detach
+
+
+def _optimise(
+    evaluate: Evaluate,
+    initial: torch.Tensor,
+    iterations: int,
+    options: TransferOptions,
+    start: float,
+    progress: bool,
+    on_step: OnStep | None = None,
+) -> tuple[torch.Tensor, list[dict[str, float]]]:
+    """Minimise from ``initial`` for up to ``iterations`` steps; the detached result and its history.
+
+    The losses of every step stay on the device and are read back once, at the end, unless something needs them
+    sooner: early stopping (``tolerance > 0``) reads them every step (``lbfgs``, ``adam``) or every
+    :data:`CHECK_EVERY` steps (``lbfgs_device``, which then may run up to ``CHECK_EVERY - 1`` steps past the step
+    the rule stops at; they are in the history), and ``on_step`` every step. (``lbfgs`` reads every loss it
+    evaluates in its line search anyway; ``adam`` and ``lbfgs_device`` otherwise run without waiting for the
+    device.)
+    """
+    step_once, current = _stepper(evaluate, initial, options)
+    check_every = CHECK_EVERY if options.optimizer == "lbfgs_device" else 1
     steps: list[torch.Tensor] = []
     seconds: list[float] = []
-    best, stalled = float("inf"), 0
+    best, stalled, read = float("inf"), 0, 0
     bar = tqdm(range(iterations), desc="transfer", unit="step", disable=not progress, leave=False)
     for step in bar:
-        optimizer.step(closure)
-        steps.append(losses_at_current_point())
+        steps.append(step_once())
         seconds.append(time.perf_counter() - start)
-        if on_step is None and options.tolerance <= 0:
+        if on_step is None and (options.tolerance <= 0 or (step + 1) % check_every):
             continue
-        row = _history(steps[-1:], seconds[-1:], first=step + 1)[0]
-        bar.set_postfix(content=f"{row['content']:.3g}", style=f"{row['style']:.3g}", refresh=False)
+        rows = _history(steps[read:], seconds[read:], first=read + 1)
+        read = len(steps)
+        bar.set_postfix(content=f"{rows[-1]['content']:.3g}", style=f"{rows[-1]['style']:.3g}", refresh=False)
         if on_step is not None:
-            on_step(row, unit_mel.detach())
-        _check_finite(row["total"], row["step"])
-        stalled = stalled + 1 if row["total"] >= best * (1.0 - options.tolerance) else 0
-        best = min(best, row["total"])
-        if options.tolerance > 0 and stalled >= options.patience:
+            on_step(rows[-1], current())
+        stop = False
+        for row in rows:
+            _check_finite(row["total"], row["step"])
+            stalled = stalled + 1 if row["total"] >= best * (1.0 - options.tolerance) else 0
+            best = min(best, row["total"])
+            stop = stop or (options.tolerance > 0 and stalled >= options.patience)
+        if stop:
             break
     history = _history(steps, seconds)
     for row in history:
         _check_finite(row["total"], row["step"])
-    return unit_mel.detach(), history
+    return current().clone(), history
 
 
 def _history(steps: Sequence[torch.Tensor], seconds: Sequence[float], first: int = 1) -> list[dict[str, float]]:

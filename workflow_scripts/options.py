@@ -55,7 +55,7 @@ class TrimSettings:
 
 # --- Optimisation ---
 
-OPTIMIZERS = ("lbfgs", "adam")
+OPTIMIZERS = ("lbfgs", "lbfgs_device", "adam")
 INITS = ("content", "noise")
 # Precision of the backbone's forward passes and of knn's similarity products (workflow_scripts/precision.py).
 PRECISIONS = ("float32", "bfloat16")
@@ -106,8 +106,11 @@ class TransferOptions(MatchingOptions):
         method: ``knn`` (feature matching, default) or ``gatys`` (optimisation from ``init``).
         refine_steps: ``knn`` only: optimiser steps of the Gatys objective after matching, with the matched mel as
             both the start and the content target (0: matching only; docs/transfer.md).
-        optimizer: ``lbfgs`` (default, strong-Wolfe line search) or ``adam``.
-        iterations: ``gatys``: optimiser steps (L-BFGS steps each evaluate the loss a few times).
+        optimizer: ``lbfgs`` (default: ``torch.optim.LBFGS``, strong-Wolfe line search), ``lbfgs_device`` (L-BFGS
+            that never waits for the device: one evaluation per step, backtracking on the device, early stopping
+            checked every few steps; the fast one on a GPU, docs/gpu.md) or ``adam``.
+        iterations: ``gatys``: optimiser steps (``lbfgs`` steps each evaluate the loss two or more times,
+            ``lbfgs_device`` and ``adam`` steps once).
         learning_rate: step size; 1.0 suits L-BFGS, about 0.01 suits Adam on unit-scale mels.
         init: ``gatys``: start from the ``content`` mel or from ``noise`` with the content mel's mean and standard
             deviation. (Ulyanov & Lebedev's ``1e-3 * randn`` sits on a flat region of the unit-scale loss, where
@@ -127,7 +130,8 @@ class TransferOptions(MatchingOptions):
         batch_pairs: ``0``: one job per pair. ``n``: one job per style (and backbone and convention) transfers all
             its pairs, ``n`` optimisation problems (pairs, or windows of long pairs) at a time as one batched
             problem, each with its own optimiser state; ``knn`` computes the style's dictionary once. Per-pair
-            outputs and their rebuilds stay per pair (docs/gpu.md, Batching).
+            outputs and their rebuilds stay per pair (docs/gpu.md, Batching). The config's ``auto`` (its default)
+            is resolved by :mod:`workflow_scripts.settings`: 16 when the jobs run on a GPU, else 0.
     """
 
     method: str = "knn"

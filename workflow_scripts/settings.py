@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import csv
 import dataclasses
+import os
 import re
 import types
 import typing
@@ -32,6 +33,16 @@ from workflow_scripts.options import (
     VocoderOptions,
 )
 from workflow_scripts.schema_errors import nearest_hint
+
+# transfer.batch_pairs when the config says ``auto`` (its default) and the jobs will run on a GPU: problems
+# optimised at a time in one job per style (docs/gpu.md, Batching pairs). 16 random-CNN or VGG problems of 10 s
+# fit in a fraction of a 80 GB GPU's memory.
+GPU_BATCH_PAIRS = 16
+# Backbones whose objective is faster in bfloat16 than in float32 on a GPU (H200, docs/gpu.md): where it is not,
+# a config whose jobs run on a GPU does not offer it (on the CPU, with AVX512-BF16, it was faster for every one).
+BFLOAT16_BACKBONES = ("vgg19",)
+# Where the NVIDIA driver lists the GPUs it sees (one directory per GPU).
+NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")
 
 # Files corpus_dir discovers: the formats libsndfile (>= 1.1, bundled with soundfile) decodes that recordings come in.
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".mp3")
@@ -138,14 +149,42 @@ def load_pipeline(config: Mapping[str, Any]) -> Pipeline:
     clips = _collect_clips(config)
     if not clips:
         raise ConfigError("config: no clips; list them under clips, sample_sheet or corpus_dir")
-    return Pipeline(
+    pipeline = Pipeline(
         clips=clips,
         pairs=_pairs(config.get("pairs", "cross"), clips),
         backbones=_components(config["backbones"], BACKBONE_OPTIONS, "backbones"),
         vocoders=_components(config["vocoders"], VOCODER_OPTIONS, "vocoders"),
         trim=parse_options(TrimSettings, config.get("trim") or {}, "trim"),
-        transfer=parse_options(TransferOptions, config.get("transfer") or {}, "transfer"),
+        transfer=parse_options(TransferOptions, _transfer_options(config), "transfer"),
     )
+    slower = sorted({c.kind for c in pipeline.backbones.values()} - set(BFLOAT16_BACKBONES))
+    if pipeline.transfer.precision == "bfloat16" and slower and gpu_jobs(config.get("device", "auto")):
+        raise ConfigError(
+            f"config: transfer.precision: bfloat16 is offered on a GPU for {', '.join(BFLOAT16_BACKBONES)} only "
+            f"(measured slower than float32 there for {', '.join(slower)}; docs/gpu.md); use float32"
+        )
+    return pipeline
+
+
+def _transfer_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``transfer`` mapping with ``batch_pairs: auto`` (the default) resolved to a number of problems."""
+    transfer = dict(config.get("transfer") or {})
+    if transfer.get("batch_pairs", "auto") == "auto":
+        transfer["batch_pairs"] = GPU_BATCH_PAIRS if gpu_jobs(config.get("device", "auto")) else 0
+    return transfer
+
+
+def gpu_jobs(device: str, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether jobs with config ``device`` will run on a GPU, judged without importing torch (the Snakefile stays
+    light): ``cuda``, or ``auto`` where the NVIDIA driver lists a GPU and ``CUDA_VISIBLE_DEVICES`` does not hide
+    them all. Where the workflow is planned on a machine other than the one its jobs run on (a cluster's login
+    node), set ``transfer.batch_pairs`` explicitly."""
+    if device != "auto":
+        return device == "cuda"
+    visible = (os.environ if environ is None else environ).get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    return NVIDIA_GPUS.is_dir() and any(NVIDIA_GPUS.iterdir())
 
 
 def parse_options(cls: type, mapping: Mapping[str, Any], where: str) -> Any:

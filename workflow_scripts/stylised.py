@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from workflow_scripts.artifacts import atomic_path, write_json
+from workflow_scripts.artifacts import atomic_path, copy_atomically, write_json
 
 # Each file's suffix after the output's stem (the pipeline's stylised pattern; a batch directory's content id).
 STYLISED_FILES = {"mel": ".npy", "history": ".history.tsv", "summary": ".json"}
@@ -47,5 +46,4 @@ def batch_paths(directory: str | os.PathLike, content: str) -> dict[str, Path]:
 def copy_stylised(sources: Mapping[str, str | os.PathLike], targets: Mapping[str, str | os.PathLike]) -> None:
     """Copy each of the three files atomically."""
     for name in STYLISED_FILES:
-        with atomic_path(targets[name]) as tmp:
-            shutil.copyfile(sources[name], tmp)
+        copy_atomically(sources[name], targets[name])

@@ -148,7 +148,8 @@ def fast_griffin_lim_phasors(
         rebuilt = stft(istft(magnitude * angles))
         # one fused kernel: complex ``a - c * b`` as two ops costs ten times more on CPU; sgn(z) = z / |z|
         angles = torch.sgn(torch.add(rebuilt, previous, alpha=-momentum / (1.0 + momentum)))
-        angles[..., :fixed] = held
+        if fixed:
+            angles[..., :fixed] = held
     return angles
 
 
