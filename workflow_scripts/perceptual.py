@@ -5,9 +5,10 @@
   error) over all frames.
 - **Speaker similarity** (speech to speech): cosine similarity of GE2E speaker embeddings from the pretrained
   encoder that the ``resemblyzer`` wheel ships (weights inside the package; nothing is downloaded).
-- **Naturalness** (speech content): DNSMOS P.835 (SIG, BAK, OVRL) from the ONNX models that the ``speechmos`` wheel
-  ships, run with ``onnxruntime`` (its CPU provider: the ``onnxruntime`` wheel has no CUDA provider, and speechmos
-  creates its sessions with the defaults).
+- **Naturalness** (speech content): DNSMOS P.835 (SIG, BAK, OVRL) from the ONNX model that the ``speechmos`` wheel
+  ships, run with ``onnxruntime`` (its CPU provider: the ``onnxruntime`` wheel has no CUDA provider). The model
+  file is run here, as speechmos runs it, without importing speechmos: its ``run`` also loads and evaluates the
+  P.808 model, whose score no column uses, and imports ``requests``; together most of the metric's cost.
 
 Models are loaded once per process (:func:`functools.cache`), so a job that measures several clips pays once.
 Every function takes mono float audio at any sample rate and resamples it to the rate its model needs.
@@ -15,8 +16,10 @@ Every function takes mono float audio at any sample rate and resamples it to the
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,6 +33,14 @@ MIN_VOICED_FRACTION = 0.2
 
 SPEAKER_RATE = 16000  # GE2E (resemblyzer) works at 16 kHz
 DNSMOS_RATE = 16000
+# DNSMOS P.835 reads 9.01 s windows at a 1 s hop; shorter clips are repeated up to it (the reference implementation,
+# as speechmos 0.0.1.1 runs it), and its raw outputs are mapped to MOS by these polynomials (highest power first).
+DNSMOS_WINDOW_S = 9.01
+DNSMOS_POLYNOMIALS = {
+    "sig": (-0.08397278, 1.22083953, 0.0052439),
+    "bak": (-0.13166888, 1.60915514, -0.39604546),
+    "ovrl": (-0.06766283, 1.11546468, 0.04602535),
+}
 
 
 def is_pitched(f0: np.ndarray) -> bool:
@@ -102,24 +113,36 @@ def speaker_similarity(content: np.ndarray, style: np.ndarray, output: np.ndarra
 
 
 @cache
-def _dnsmos():
-    from speechmos import dnsmos
+def _dnsmos_session():
+    import onnxruntime
 
-    return dnsmos
+    (package,) = importlib.util.find_spec("speechmos").submodule_search_locations
+    return onnxruntime.InferenceSession(Path(package, "dnsmos_models", "sig_bak_ovr.onnx"))
 
 
 def dnsmos(audio: np.ndarray, sample_rate: int) -> dict[str, float]:
     """DNSMOS P.835 ``sig``, ``bak`` and ``ovrl`` (1..5, higher is better) of a speech clip.
 
     The clip is resampled to 16 kHz and scaled to a -1 dBFS peak (DNSMOS needs samples in [-1, 1]); clips shorter
-    than the model's 9 s input are repeated, as the reference implementation does.
+    than the model's 9.01 s input are doubled until they fill it, and longer ones scored in windows at a 1 s hop
+    and averaged, as the reference implementation does (tested equal to ``speechmos.dnsmos.run``).
     """
     signal = resample(np.asarray(audio, dtype=np.float32), sample_rate, DNSMOS_RATE)
     peak = float(np.max(np.abs(signal))) if signal.size else 0.0
     if peak == 0.0:
         return {"sig": math.nan, "bak": math.nan, "ovrl": math.nan}
-    scores = _dnsmos().run(signal * (0.891 / peak), DNSMOS_RATE)
-    return {"sig": float(scores["sig_mos"]), "bak": float(scores["bak_mos"]), "ovrl": float(scores["ovrl_mos"])}
+    signal = signal * (0.891 / peak)
+    window = int(DNSMOS_WINDOW_S * DNSMOS_RATE)
+    while len(signal) < window:
+        signal = np.append(signal, signal)
+    hops = int(np.floor(len(signal) / DNSMOS_RATE) - DNSMOS_WINDOW_S) + 1
+    # window bounds computed as the reference does (its float rounding decides the last sample)
+    segments = [signal[hop * DNSMOS_RATE : int((hop + DNSMOS_WINDOW_S) * DNSMOS_RATE)] for hop in range(hops)]
+    session = _dnsmos_session()
+    raw = [session.run(None, {"input_1": segment[None].astype(np.float32)})[0][0]
+           for segment in segments if len(segment) >= window]  # fmt: skip
+    return {name: float(np.mean([np.polyval(DNSMOS_POLYNOMIALS[name], scores[i]) for scores in raw]))
+            for i, name in enumerate(("sig", "bak", "ovrl"))}  # fmt: skip
 
 
 SPEAKER_COLUMNS = ("speaker_sim_style", "speaker_sim_content", "speaker_sim_content_style", "speaker_moved")
