@@ -66,14 +66,17 @@ def test_a_schema_error_is_one_line_naming_the_key_and_what_is_allowed(config, l
 
 def test_the_batch_pairs_description_is_one_string():
     batch_pairs = SCHEMA["properties"]["transfer"]["properties"]["batch_pairs"]
-    assert set(batch_pairs) == {"type", "minimum", "description"}
-    assert batch_pairs["description"] == "0: one job per pair; n: one job per style, n problems at once."
+    assert set(batch_pairs) == {"anyOf", "description"}
+    assert batch_pairs["description"].startswith("0 = one job per pair; n = one job per style, n problems at once;")
+    assert batch_pairs["description"].endswith("else 0 (docs/gpu.md).")
 
 
 @pytest.mark.parametrize(
     ("change", "line"),
     [
         ({"vocoder": {"hifigan": {}}}, "config: vocoder: unknown key (did you mean 'vocoders'?); allowed keys: "),
+        ({"transfer": {"batch_pairs": "lots"}}, "config: transfer.batch_pairs: 'lots' is not allowed; 0 = one job per"),
+        ({"transfer": {"window_frames": 64}}, "config: transfer.window_frames: 64 is not allowed; "),
         (
             {"transfer": {"mehtod": "knn"}},
             "config: transfer.mehtod: unknown key (did you mean 'method'?); allowed keys: method, k, ",

@@ -77,6 +77,10 @@ def _alternatives(error: Any, where: str, config: Mapping[str, Any]) -> tuple[st
     fitting = [e for e in error.context if e.validator != "type" or e.relative_path] or list(error.context)
     depth = max((len(e.relative_path) for e in fitting), default=0)
     nearest = best_match(e for e in fitting if len(e.relative_path) == depth)
+    description = error.schema.get("description")
+    if depth == 0 and description and getattr(nearest, "validator", None) != "enum":
+        # alternatives of one value (a count, or "auto"): its description says them all, where one branch would not
+        return where, f"{_show(error.instance)} is not allowed; {description.rstrip('.')}"
     return _diagnose(nearest, config) if nearest is not None else (where, error.message)
 
 
