@@ -30,9 +30,10 @@ LOCAL_RULES = set(
 GPU_RULES = {"style_stats", "transfer", "vocode"}
 # transfer and vocode request a GPU (gpus_per_job: 1); the test node's GPU slots have no device behind them
 CONFIG = tiny_config(gpus_per_job=1, device="cpu")
-# Wall times and memory differ between any two runs; everything else must match.
-TIMING_COLUMNS = {"seconds", "job_s", "max_rss_mb", "transfer_s", "vocode_s", "transfer_job_s", "vocode_job_s",
-                  "transfer_max_rss_mb", "vocode_max_rss_mb"}  # fmt: skip
+# Wall and CPU times and memory differ between any two runs; everything else must match.
+TIMING_COLUMNS = {"seconds", "job_s", "max_rss_mb", "cpu_s", "transfer_s", "vocode_s", "transfer_job_s",
+                  "vocode_job_s", "transfer_max_rss_mb", "vocode_max_rss_mb", "evaluate_job_s", "evaluate_max_rss_mb",
+                  "evaluate_cpu_s"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
