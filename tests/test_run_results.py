@@ -82,5 +82,6 @@ def test_the_end_of_run_message_says_where_everything_is(tmp_path):
     )
     assert message.splitlines()[:3] == ["2 of 3 outputs are in place:", f"  {outputs[0]}", f"  {outputs[1]}"]
     assert f"metrics: {results['metrics']} (provisional)" in message
-    assert f"report: {results['report']} (not built by this run's targets: make report builds it)" in message
+    report = results["report"]
+    assert f"report: {report} (not built by this run's targets: ask for {report} (make report; " in message
     assert "1 job(s) failed; see results/failures.tsv" in message

@@ -196,7 +196,7 @@ def end_of_run_message(
     for label, path in corpus_results.items():
         state = "provisional" if path in provisional else "" if Path(path).is_file() else "missing"
         if state == "missing" and label == "report":
-            state = "not built by this run's targets: make report builds it"
+            state = f"not built by this run's targets: ask for {path} (make report; audio-style-transfer --report)"
         lines.append(f"{label.replace('_', ' ')}: {path}" + (f" ({state})" if state else ""))
     if failed_jobs:
         lines.append(f"{failed_jobs} job(s) failed; see {failures_table}")
