@@ -202,6 +202,7 @@ def output_row(
     frame_rate = evaluation_frame_rate()
     # the clips are at the vocoder convention's rate (rule resample): their mels as the mel rule makes them
     mels = {name: decibels(convention.features(audio), convention) for name, (audio, _) in clips.items()}
+    stylised_db = decibels(stylised, convention)
     content_pitch = np.load(content_f0)
     # CREPE on the output is most of this job's work; unpitched content (drums, noise) gets no pitch metrics anyway
     output_pitch = (
@@ -220,14 +221,14 @@ def output_row(
         **dynamics_columns(
             {**clips, "output": (audio, rate)},
             {**spaces, "output": output_db},
-            {**mels, "output": decibels(stylised, convention)},
+            {**mels, "output": stylised_db},
             kinds,
         ),
         "style_match": style_match(spaces["content"], spaces["style"], output_db, frame_rate),
         "style_match_mel": style_match(
             mels["content"],
             mels["style"],
-            decibels(stylised, convention),
+            stylised_db,
             convention.sample_rate / convention.hop_length,
         ),
         **pitch_agreement(content_pitch, output_pitch),
