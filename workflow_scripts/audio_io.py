@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import librosa
 import numpy as np
 import soundfile as sf
+import soxr
 
 from workflow_scripts.artifacts import atomic_path
 from workflow_scripts.errors import InputError
@@ -46,10 +46,17 @@ def to_mono(audio: np.ndarray) -> np.ndarray:
 
 
 def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    """Band-limited resampling (soxr, high quality) along the last axis."""
+    """Band-limited resampling (soxr, high quality) along the last axis to ``ceil(samples * target_sr / orig_sr)``
+    samples: ``librosa.resample(res_type="soxr_hq")``'s result, bit for bit (tested), without importing librosa's
+    numba kernels (0.9 s of CPU per job)."""
     if orig_sr == target_sr:
         return audio.astype(np.float32, copy=False)
-    return librosa.resample(audio, orig_sr=orig_sr, target_sr=target_sr, res_type="soxr_hq").astype(np.float32)
+    if not np.isfinite(audio).all():
+        raise ValueError("audio to resample is not finite everywhere (NaN or infinite samples)")
+    length = int(np.ceil(audio.shape[-1] * float(target_sr) / orig_sr))
+    resampled = np.apply_along_axis(soxr.resample, -1, audio, in_rate=orig_sr, out_rate=target_sr, quality="soxr_hq")
+    padding = [(0, 0)] * (audio.ndim - 1) + [(0, max(length - resampled.shape[-1], 0))]
+    return np.pad(resampled[..., :length], padding).astype(np.float32)
 
 
 def normalise(audio: np.ndarray, mode: str, target_db: float, source: str = "audio") -> np.ndarray:

@@ -16,10 +16,10 @@ import math
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
-import librosa
 import numpy as np
 import torch
 
+from workflow_scripts.filterbank import mel_filterbank
 from workflow_scripts.options import CONVENTION_SAMPLE_RATES, EVALUATION_CONVENTION
 
 # Unit scale: 100 dB of dynamic range above the floor maps to [0, 1].
@@ -230,13 +230,7 @@ def _nnls_operators(convention: MelConvention) -> tuple[np.ndarray, float]:
 
 @cache
 def _mel_basis(convention: MelConvention) -> np.ndarray:
-    return librosa.filters.mel(
-        sr=convention.sample_rate,
-        n_fft=convention.n_fft,
-        n_mels=convention.n_mels,
-        fmin=convention.fmin,
-        fmax=convention.fmax,
-    ).astype(np.float32)
+    return mel_filterbank(convention.sample_rate, convention.n_fft, convention.n_mels, convention.fmin, convention.fmax)
 
 
 HIFIGAN = MelConvention(
