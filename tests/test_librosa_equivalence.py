@@ -9,12 +9,12 @@ import scipy.signal
 import torch
 
 from tests.test_options import heavy_modules_after
-from workflow_scripts import perceptual
-from workflow_scripts.audio_io import resample
-from workflow_scripts.conventions import CONVENTIONS
-from workflow_scripts.dynamics import K_WEIGHTING, LOUDNESS_RANGE_LU, biquad, loudness_contour
-from workflow_scripts.filterbank import hann_window, mel_filterbank
-from workflow_scripts.pitch import PITCH_BINS, _transition, viterbi
+from workflow_scripts.audio.audio_io import resample
+from workflow_scripts.audio.conventions import CONVENTIONS
+from workflow_scripts.audio.filterbank import hann_window, mel_filterbank
+from workflow_scripts.audio.pitch import PITCH_BINS, _transition, viterbi
+from workflow_scripts.metrics import perceptual
+from workflow_scripts.metrics.dynamics import K_WEIGHTING, LOUDNESS_RANGE_LU, biquad, loudness_contour
 
 FILTERBANKS = [
     *[(c.sample_rate, c.n_fft, c.n_mels, c.fmin, c.fmax) for c in CONVENTIONS.values()],
@@ -89,9 +89,9 @@ def test_speech_measurements_import_neither_numba_nor_scipy_signal(tmp_path):
     nor scipy.signal: librosa's kernels cost about 0.9 s of CPU per job, scipy.signal 0.7 s."""
     code = (
         "import sys, numpy as np\n"
-        "from workflow_scripts import metrics, perceptual, dynamics\n"
-        "from workflow_scripts.pitch import f0_track\n"
-        "from workflow_scripts.conventions import EVALUATION\n"
+        "from workflow_scripts.metrics import metrics, perceptual, dynamics\n"
+        "from workflow_scripts.audio.pitch import f0_track\n"
+        "from workflow_scripts.audio.conventions import EVALUATION\n"
         "rng = np.random.default_rng(0)\n"
         "clip = (rng.standard_normal(22050) * 0.1).astype(np.float32)\n"
         "metrics.evaluation_db(clip, 22050)\n"
