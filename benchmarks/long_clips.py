@@ -146,7 +146,9 @@ WINDOWS_SECONDS = 60.0
 def windows_case(window_frames: int, folder: Path) -> dict[str, Any]:
     """gatys (random_cnn, config.yaml's options) on a 60 s clip, in windows of ``window_frames`` (0: whole clip);
     the stylised mel is saved for the sheet. Losses are the objective of the whole result against the whole clip."""
-    from workflow_scripts.metrics.metrics import content_preservation, decibels, evaluation_frame_rate, style_match
+    from workflow_scripts.metrics.families.texture import style_match
+    from workflow_scripts.metrics.families.timing import content_preservation
+    from workflow_scripts.metrics.metrics import decibels, evaluation_frame_rate
     from workflow_scripts.transfer.optimise import Objective, style_transfer
 
     pipeline = load_pipeline(yaml.safe_load((REPO / "config.yaml").read_text()))

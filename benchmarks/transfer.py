@@ -27,13 +27,9 @@ from benchmarks import ulyanov_reference
 from benchmarks.common import clip, print_table, source_of, timed
 from workflow_scripts.audio.conventions import EVALUATION, get_convention
 from workflow_scripts.audio.pitch import f0_track
-from workflow_scripts.metrics.metrics import (
-    content_preservation,
-    evaluation_db,
-    evaluation_frame_rate,
-    texture_distance,
-    texture_statistics,
-)
+from workflow_scripts.metrics.families.texture import texture_distance, texture_statistics
+from workflow_scripts.metrics.families.timing import content_preservation
+from workflow_scripts.metrics.metrics import evaluation_db, evaluation_frame_rate
 from workflow_scripts.pipeline.settings import load_pipeline
 from workflow_scripts.report.spectrogram_image import spectrogram_panels
 from workflow_scripts.transfer.backbones import RandomCNN, backbone_from_params

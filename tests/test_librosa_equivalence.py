@@ -13,8 +13,8 @@ from workflow_scripts.audio.audio_io import resample
 from workflow_scripts.audio.conventions import CONVENTIONS
 from workflow_scripts.audio.filterbank import hann_window, mel_filterbank
 from workflow_scripts.audio.pitch import PITCH_BINS, _transition, viterbi
-from workflow_scripts.metrics import perceptual
-from workflow_scripts.metrics.dynamics import K_WEIGHTING, LOUDNESS_RANGE_LU, biquad, loudness_contour
+from workflow_scripts.metrics.families import speaker
+from workflow_scripts.metrics.families.loudness import K_WEIGHTING, LOUDNESS_RANGE_LU, biquad, loudness_contour
 
 FILTERBANKS = [
     *[(c.sample_rate, c.n_fft, c.n_mels, c.fmin, c.fmax) for c in CONVENTIONS.values()],
@@ -67,7 +67,7 @@ def test_speaker_mel_is_resemblyzers():
 
     signal = np.random.default_rng(1).standard_normal(16000 * 3 + 77).astype(np.float32) * 0.1
     expected = wav_to_mel_spectrogram(signal)
-    result = perceptual.speaker_mel(signal)
+    result = speaker.speaker_mel(signal)
     assert result.shape == expected.shape and result.dtype == np.float32
     np.testing.assert_allclose(result, expected, rtol=1e-6, atol=1e-12)
 
@@ -79,9 +79,9 @@ def test_speaker_embedding_is_resemblyzers(rate):
     t = np.arange(rate * 3) / rate
     voice = (np.sin(2 * np.pi * 140 * t * (1 + 0.1 * np.sin(2 * np.pi * 3 * t))) * (0.5 + 0.5 * np.sin(2 * np.pi * t))
              + 0.01 * np.random.default_rng(2).standard_normal(len(t))).astype(np.float32)  # fmt: skip
-    encoder = perceptual._speaker_encoder(torch.device("cpu"))
+    encoder = speaker._speaker_encoder(torch.device("cpu"))
     expected = encoder.embed_utterance(preprocess_wav(voice, source_sr=rate))
-    np.testing.assert_allclose(perceptual.speaker_embedding(voice, rate), expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(speaker.speaker_embedding(voice, rate), expected, rtol=0, atol=1e-6)
 
 
 def test_speech_measurements_import_neither_numba_nor_scipy_signal(tmp_path):
@@ -89,16 +89,17 @@ def test_speech_measurements_import_neither_numba_nor_scipy_signal(tmp_path):
     nor scipy.signal: librosa's kernels cost about 0.9 s of CPU per job, scipy.signal 0.7 s."""
     code = (
         "import sys, numpy as np\n"
-        "from workflow_scripts.metrics import metrics, perceptual, dynamics\n"
+        "from workflow_scripts.metrics import metrics\n"
+        "from workflow_scripts.metrics.families import loudness, naturalness, speaker\n"
         "from workflow_scripts.audio.pitch import f0_track\n"
         "from workflow_scripts.audio.conventions import EVALUATION\n"
         "rng = np.random.default_rng(0)\n"
         "clip = (rng.standard_normal(22050) * 0.1).astype(np.float32)\n"
         "metrics.evaluation_db(clip, 22050)\n"
         "f0_track(clip, 22050, EVALUATION.frame_times(20))\n"
-        "perceptual.speech_columns((clip, 22050), (clip, 22050), (clip, 22050), {'content': 'speech', "
-        "'style': 'speech'})\n"
-        "dynamics.loudness_agreement((clip, 22050), (clip, 22050))\n"
+        "speaker.speaker_embedding(clip, 22050)\n"
+        "naturalness.dnsmos(clip, 22050)\n"
+        "loudness.loudness_agreement((clip, 22050), (clip, 22050))\n"
         "assert 'numba' not in sys.modules and 'scipy.signal' not in sys.modules, 'numba or scipy.signal imported'\n"
     )
     assert "torch" in heavy_modules_after(code, tmp_path)

@@ -12,7 +12,7 @@ from conftest import harmonic, noise_bursts, silence
 
 from workflow_scripts.audio import pitch
 from workflow_scripts.audio.conventions import HIFIGAN
-from workflow_scripts.metrics import perceptual
+from workflow_scripts.metrics.families import melody, naturalness, speaker
 
 SR = 22050
 
@@ -64,28 +64,28 @@ def test_f0_at_mel_frame_centres_follows_a_glide(device):
 
 def test_pitch_agreement_known_answers():
     rising = np.geomspace(100.0, 200.0, 100)
-    assert perceptual.pitch_agreement(rising, rising)["f0_corr"] == pytest.approx(1.0)
+    assert melody.pitch_agreement(rising, rising)["f0_corr"] == pytest.approx(1.0)
     # a transposition keeps the melody: log-F0 correlation is 1
-    assert perceptual.pitch_agreement(rising, 1.5 * rising)["f0_corr"] == pytest.approx(1.0)
-    assert perceptual.pitch_agreement(rising, rising[::-1])["f0_corr"] == pytest.approx(-1.0)
+    assert melody.pitch_agreement(rising, 1.5 * rising)["f0_corr"] == pytest.approx(1.0)
+    assert melody.pitch_agreement(rising, rising[::-1])["f0_corr"] == pytest.approx(-1.0)
     half_voiced = rising.copy()
     half_voiced[::2] = np.nan
-    scores = perceptual.pitch_agreement(rising, half_voiced)
+    scores = melody.pitch_agreement(rising, half_voiced)
     assert scores["voicing_agreement"] == pytest.approx(0.5) and scores["content_voiced"] == 1.0
     # unpitched content: no pitch metrics, never a made-up number
     unpitched = np.full(100, np.nan)
     unpitched[:10] = 100.0
-    scores = perceptual.pitch_agreement(unpitched, rising)
+    scores = melody.pitch_agreement(unpitched, rising)
     assert math.isnan(scores["f0_corr"]) and math.isnan(scores["voicing_agreement"])
     assert scores["content_voiced"] == pytest.approx(0.1)
 
 
 def test_speaker_similarity_known_answers():
     content, style = np.array([1.0, 0.0]), np.array([0.6, 0.8])
-    assert perceptual.speaker_similarity(content, style, content)["speaker_moved"] == pytest.approx(0.0)
-    assert perceptual.speaker_similarity(content, style, style)["speaker_moved"] == pytest.approx(1.0)
+    assert speaker.speaker_similarity(content, style, content)["speaker_moved"] == pytest.approx(0.0)
+    assert speaker.speaker_similarity(content, style, style)["speaker_moved"] == pytest.approx(1.0)
     between = np.array([0.8, 0.6])  # cosine 0.96 with the style, 0.8 with the content
-    scores = perceptual.speaker_similarity(content, style, between)
+    scores = speaker.speaker_similarity(content, style, between)
     assert scores["speaker_sim_content_style"] == pytest.approx(0.6)
     assert scores["speaker_sim_style"] == pytest.approx(0.96)
     assert scores["speaker_moved"] == pytest.approx((0.96 - 0.6) / 0.4)
@@ -93,17 +93,17 @@ def test_speaker_similarity_known_answers():
 
 def test_speaker_embedding_is_unit_norm_and_closer_for_the_same_voice(device):
     voice = harmonic(2.0, 16000, f0=120.0, vibrato=0.02)
-    same = perceptual.speaker_embedding(voice, 16000, device)
+    same = speaker.speaker_embedding(voice, 16000, device)
     assert np.linalg.norm(same) == pytest.approx(1.0, abs=1e-5)
-    again = perceptual.speaker_embedding(voice[4000:], 16000, device)
-    other = perceptual.speaker_embedding(harmonic(2.0, 16000, f0=260.0, partials=3), 16000, device)
+    again = speaker.speaker_embedding(voice[4000:], 16000, device)
+    other = speaker.speaker_embedding(harmonic(2.0, 16000, f0=260.0, partials=3), 16000, device)
     assert same @ again > same @ other
 
 
 def test_dnsmos_prefers_a_clean_voice_to_the_same_voice_in_noise():
     voice = harmonic(3.0, 16000, f0=140.0, vibrato=0.03)
     noisy = voice + 0.3 * np.random.default_rng(0).standard_normal(len(voice)).astype(np.float32)
-    clean_scores, noisy_scores = perceptual.dnsmos(voice, 16000), perceptual.dnsmos(noisy, 16000)
+    clean_scores, noisy_scores = naturalness.dnsmos(voice, 16000), naturalness.dnsmos(noisy, 16000)
     assert all(1.0 <= clean_scores[key] <= 5.0 for key in ("sig", "bak", "ovrl"))
     assert clean_scores["bak"] > noisy_scores["bak"] + 0.5
 
@@ -115,19 +115,9 @@ def test_dnsmos_agrees_with_the_speechmos_reference(seconds):
 
     voice = harmonic(seconds, 16000, f0=140.0, vibrato=0.03)
     noisy = voice + 0.05 * np.random.default_rng(1).standard_normal(len(voice)).astype(np.float32)
-    ours = perceptual.dnsmos(noisy, 16000)
+    ours = naturalness.dnsmos(noisy, 16000)
     # scaled exactly as ours scales (the model turns a one-ulp difference of the scale into 4e-5 of a score)
     theirs = reference.run(noisy * (0.891 / float(np.max(np.abs(noisy)))), 16000)
     assert [ours[key] for key in ("sig", "bak", "ovrl")] == pytest.approx(
         [theirs[f"{key}_mos"] for key in ("sig", "bak", "ovrl")], rel=1e-6
     )
-
-
-def test_speech_columns_apply_only_to_speech():
-    clip = (harmonic(1.0, 16000, f0=140.0), 16000)
-    music = perceptual.speech_columns(clip, clip, clip, {"content": "music", "style": "speech"})
-    assert all(math.isnan(value) for value in music.values())
-    to_instrument = perceptual.speech_columns(clip, clip, clip, {"content": "speech", "style": "music"})
-    assert math.isnan(to_instrument["speaker_moved"]) and to_instrument["dnsmos_ovrl_change"] == pytest.approx(0.0)
-    speech = perceptual.speech_columns(clip, clip, clip, {"content": "speech", "style": "speech"})
-    assert speech["speaker_sim_style"] == pytest.approx(1.0, abs=1e-5)

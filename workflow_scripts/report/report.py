@@ -23,64 +23,18 @@ import yaml
 from PIL import Image
 
 from workflow_scripts.metrics.metrics_table import FAILURE_COLUMN, KEY_COLUMNS, built, read_table
+from workflow_scripts.metrics.registry import Column, columns
 from workflow_scripts.pipeline.artifacts import atomic_path
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-@dataclass(frozen=True)
-class Column:
-    """How the report shows one column of ``results/metrics.tsv``.
-
-    ``label`` is what a reader sees; ``better`` is the good direction: "↑" (higher), "↓" (lower), "→1" or "→0"
-    (closest to that value) or "" (descriptive); ``scale`` is the range or unit ("-1..1", "dB"). ``key``: in the
-    first table (the metrics that say how well the transfer worked) rather than in "checks and costs";
-    ``headline``: also printed beside each output's player.
-    """
-
-    name: str
-    label: str
-    better: str = ""
-    scale: str = ""
-    key: bool = False
-    headline: bool = False
-
-    @property
-    def heading(self) -> str:
-        return f"{self.label} {self.better}".strip()
+def report_columns() -> list[Column]:
+    """Every metrics column the page shows, in the registry's order (docs/metrics.md defines them); the full
+    metrics.tsv is embedded as a download whatever is shown."""
+    return [column for column in columns() if column.report]
 
 
-# Every metrics column the page shows, in order (docs/metrics.md defines them). A new metric is one entry here; the
-# full metrics.tsv is embedded as a download whatever is listed.
-COLUMNS = [
-    Column("content_preservation", "content kept", "↑", "-1..1", key=True, headline=True),
-    Column("style_match", "style match", "↑", "≤1; 0 unchanged", key=True, headline=True),
-    Column("f0_corr", "F0 corr", "↑", "-1..1", key=True, headline=True),
-    Column("voicing_agreement", "voicing agree", "↑", "0..1", key=True),
-    Column("speaker_moved", "speaker moved", "↑", "0 none, 1 style's", key=True, headline=True),
-    Column("speaker_sim_style", "speaker sim to style", "↑", "-1..1", key=True),
-    Column("dnsmos_ovrl", "DNSMOS OVRL", "↑", "1..5", key=True),
-    Column("dnsmos_ovrl_change", "DNSMOS change", "↑", "vs content", key=True, headline=True),
-    Column("loudness_corr", "loudness contour corr", "↑", "-1..1", key=True),
-    Column("quiet_lift_lu", "quiet passages lifted", "→0", "LU", key=True),
-    Column("chroma_corr", "chroma corr", "↑", "-1..1", key=True),
-    Column("frame_change_ratio", "frame change ratio", "↓", "≤1.5 smooth", key=True),
-    Column("style_match_mel", "style match of the mel", "↑", "≤1"),
-    Column("reconstruction_sc_db", "vocoder error", "↓", "dB"),
-    Column("duration_ratio", "duration ratio", "→1"),
-    Column("peak_dbfs", "peak", "", "dBFS"),
-    Column("clipped_samples", "clipped samples", "→0"),
-    Column("nonfinite_samples", "non-finite samples", "→0"),
-    Column("content_loss", "content loss", "↓"),
-    Column("style_loss", "style loss", "↓"),
-    Column("method", "method"),
-    Column("transfer_job_s", "transfer job", "↓", "s"),
-    Column("transfer_max_rss_mb", "transfer memory", "↓", "MiB"),
-    Column("vocode_job_s", "vocode job", "↓", "s"),
-    Column("vocode_max_rss_mb", "vocode memory", "↓", "MiB"),
-    Column("evaluate_job_s", "evaluate job", "↓", "s"),
-    Column("evaluate_max_rss_mb", "evaluate memory", "↓", "MiB"),
-]
 MIME_TYPES = {".png": "image/png", ".tsv": "text/tab-separated-values", ".ogg": "audio/ogg", ".jpg": "image/jpeg"}
 # Audio is embedded as Ogg Vorbis at this libsndfile compression level (0 best quality .. 1 smallest): about
 # 6.6 KB per second of 22.05 kHz mono speech (a 10 s seed example), against 88 KB as float32 WAV.
@@ -142,8 +96,8 @@ def group_outputs(outputs: Sequence[Output], metrics: pd.DataFrame) -> list[dict
 
 
 def headline(row: Mapping[str, object]) -> list[tuple[str, str]]:
-    """(heading, value) of the :data:`COLUMNS` marked ``headline`` that apply to the output of ``row``."""
-    cells = [(column.heading, _number(row.get(column.name))) for column in COLUMNS if column.headline]
+    """(heading, value) of the columns marked ``headline`` that apply to the output of ``row``."""
+    cells = [(column.heading, _number(row.get(column.name))) for column in report_columns() if column.headline]
     return [(heading, value) for heading, value in cells if value]
 
 
@@ -184,7 +138,7 @@ def render_report(
     environment.filters["jpeg_uri"] = jpeg_uri
     environment.filters["number"] = _number
     environment.globals["headline"] = headline
-    present = [column for column in COLUMNS if column.name in metrics.columns]
+    present = [column for column in report_columns() if column.name in metrics.columns]
     first = metrics.iloc[0] if len(metrics) else {}
     page = environment.get_template("report.html.j2").render(
         title=title,
@@ -192,8 +146,8 @@ def render_report(
         metrics_tsv=metrics_tsv,
         key_columns=list(KEY_COLUMNS),
         tables=[
-            ("metrics", "Metrics", [c for c in present if c.key]),
-            ("checks", "Checks and costs", [c for c in present if not c.key]),
+            ("metrics", "Metrics", [c for c in present if c.report == "key"]),
+            ("checks", "Checks and costs", [c for c in present if c.report == "checks"]),
         ],
         rows=built(metrics).to_dict("records"),
         failed_outputs=metrics[metrics[FAILURE_COLUMN] != ""].to_dict("records") if FAILURE_COLUMN in metrics else [],
