@@ -1,6 +1,6 @@
 """The metrics table, ``results/metrics.tsv``: one row per rendered output, keyed by its content, style, backbone
-and vocoder. Apart from :mod:`workflow_scripts.metrics.metrics` (which computes a row, with torch) so that the jobs that
-only gather rows (aggregate_metrics, report) start without importing torch.
+and vocoder. Apart from the families that compute a row (:mod:`workflow_scripts.metrics.registry`; with torch, on
+first use) so that the jobs that only gather rows (aggregate_metrics, report) start without importing torch.
 
 Besides the metrics, every row states whether its output failed (``failure``: the reason, empty when it was built)
 and where the table comes from (``config_hash``, ``commit``: :mod:`workflow_scripts.pipeline.provenance`).
