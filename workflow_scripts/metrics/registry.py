@@ -105,7 +105,10 @@ def registered() -> tuple[Metric, ...]:
     several directories: see its ``__init__``), in table order."""
     found = {}
     for module in pkgutil.iter_modules(families.__path__):
-        metric = importlib.import_module(f"{families.__name__}.{module.name}").METRIC
+        name = f"{families.__name__}.{module.name}"
+        metric = getattr(importlib.import_module(name), "METRIC", None)
+        if not isinstance(metric, Metric) or metric.name in found:
+            raise TypeError(f"{name}: a family module declares one METRIC = Metric(...) of a name no other family has")
         found[metric.name] = metric
     rank = {name: index for index, name in enumerate(ORDER)} | {LAST: len(ORDER) + 1}
     return tuple(sorted(found.values(), key=lambda metric: (rank.get(metric.name, len(ORDER)), metric.name)))
