@@ -187,8 +187,11 @@ def artifacts(workdir):
 
 
 def slow_config():
-    """Long enough transfers to be killed in the middle of optimisation."""
-    return tiny_config(transfer={"iterations": 400, "tolerance": 0}, backbones={"random_cnn": {"filters": 256}})
+    """Long enough transfers to be killed in the middle of optimisation: gatys, whose loop runs its 400 steps (a knn
+    transfer of the tiny clips is done within the test's half second once its job has started)."""
+    return tiny_config(
+        transfer={"method": "gatys", "iterations": 400, "tolerance": 0}, backbones={"random_cnn": {"filters": 256}}
+    )
 
 
 @pytest.mark.slow
