@@ -28,9 +28,12 @@ from workflow_scripts.audio.conventions import HIFIGAN
 from workflow_scripts.audio.pitch import f0_track
 from workflow_scripts.pipeline.settings import load_pipeline
 from workflow_scripts.transfer.backbones import backbone_from_params
-from workflow_scripts.transfer.optimise import matched_transfer
+from workflow_scripts.transfer.interface import Content, Engine, StyleClip
+from workflow_scripts.transfer.methods import transfer_pair
 from workflow_scripts.transfer.style_statistics import style_targets
-from workflow_scripts.vocoders.registry import GriffinLim, HiFiGAN, Vocoder
+from workflow_scripts.vocoders.base import Vocoder
+from workflow_scripts.vocoders.griffinlim import GriffinLim
+from workflow_scripts.vocoders.registry import HiFiGAN
 
 REPO = Path(__file__).resolve().parents[1]
 STYLE_SECONDS = 10.0
@@ -83,8 +86,10 @@ def transfer_case(folder: Path) -> dict[str, Any]:
 
     def work() -> None:
         targets = style_targets(backbone, style)
-        result["mel"] = matched_transfer(content.numpy(), style.numpy(), content_f0, style_f0, targets, backbone,
-                                         HIFIGAN, pipeline.transfer, progress=False).unit_mel  # fmt: skip
+        style_clip = StyleClip(targets, style.numpy(), style_f0)
+        engine = Engine.of(pipeline.transfer, progress=False)
+        result["mel"] = transfer_pair("knn", Content(content.numpy(), content_f0), style_clip, backbone, HIFIGAN,
+                                      pipeline.transfer, engine).unit_mel  # fmt: skip
 
     row = timed(f"transfer ({pipeline.transfer.method}, random_cnn)", content.shape[1] * HIFIGAN.hop_length
                 / HIFIGAN.sample_rate, work)  # fmt: skip
@@ -147,7 +152,7 @@ def windows_case(window_frames: int, folder: Path) -> dict[str, Any]:
     """gatys (random_cnn, config.yaml's options) on a 60 s clip, in windows of ``window_frames`` (0: whole clip);
     the stylised mel is saved for the sheet. Losses are the objective of the whole result against the whole clip."""
     from workflow_scripts.metrics.metrics import content_preservation, decibels, evaluation_frame_rate, style_match
-    from workflow_scripts.transfer.optimise import Objective, style_transfer
+    from workflow_scripts.transfer.objective import Objective
 
     pipeline = load_pipeline(yaml.safe_load((REPO / "config.yaml").read_text()))
     options = dataclasses.replace(pipeline.transfer, method="gatys", window_frames=window_frames)
@@ -156,7 +161,8 @@ def windows_case(window_frames: int, folder: Path) -> dict[str, Any]:
     style_features = HIFIGAN.features(clip("style2", HIFIGAN.sample_rate, STYLE_SECONDS))
     content, style = (HIFIGAN.to_unit(torch.from_numpy(f)) for f in (content_features, style_features))
     targets = style_targets(backbone, style)
-    result = style_transfer(content.numpy(), targets, backbone, options, progress=False)
+    result = transfer_pair("gatys", Content(content.numpy()), StyleClip(targets), backbone, HIFIGAN, options,
+                           Engine.of(options, progress=False))  # fmt: skip
     np.save(folder / f"windows_{window_frames}.npy", result.unit_mel)
     with torch.no_grad():
         total, content_loss, style_loss = Objective(backbone, content, targets)(torch.from_numpy(result.unit_mel))

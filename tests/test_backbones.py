@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from conftest import chirp, harmonic, silence
+from conftest import chirp, gatys_pair, harmonic, silence
 from torchvision.models.feature_extraction import create_feature_extractor
 
 from workflow_scripts.audio.conventions import HIFIGAN
 from workflow_scripts.pipeline.errors import ConfigError, InputError
 from workflow_scripts.pipeline.options import TransferOptions, imagenet_cache_path
 from workflow_scripts.transfer.backbones import VGG19, ResNet50, ViTB16, mel_to_image
-from workflow_scripts.transfer.optimise import Objective, style_transfer
+from workflow_scripts.transfer.objective import Objective
 from workflow_scripts.transfer.precision import FeatureExtractor
 from workflow_scripts.transfer.style_statistics import style_targets
 
@@ -214,7 +214,7 @@ def test_short_transfer_reduces_style_loss_tenfold_and_keeps_duration(kind, shor
     targets = style_targets(backbone, style)
     initial = float(Objective(backbone, content, targets)(content)[2])
     options = TransferOptions(iterations=10, tolerance=0)
-    result = style_transfer(short_pair[0], targets, backbone, options, device, progress=False)
+    result = gatys_pair(short_pair[0], targets, backbone, options, device, progress=False)
     assert result.unit_mel.shape == short_pair[0].shape  # frames, hence duration, preserved
     assert result.final["style"] < initial / 10, (initial, result.final)
     assert np.isfinite(result.unit_mel).all() and result.unit_mel.std() > 0.05

@@ -21,11 +21,12 @@ from workflow_scripts.pipeline.options import TransferOptions
 from workflow_scripts.transfer import matching
 from workflow_scripts.transfer.backbones import RandomCNN
 from workflow_scripts.transfer.device import CUBLAS_WORKSPACE_CONFIG, configure_cuda, job_device, resolve_device
+from workflow_scripts.transfer.gatys import initial_mel
 from workflow_scripts.transfer.losses import GramTarget
-from workflow_scripts.transfer.optimise import Objective, initial_mel
+from workflow_scripts.transfer.objective import Objective
 from workflow_scripts.transfer.precision import FeatureExtractor
+from workflow_scripts.vocoders.griffinlim import griffin_lim
 from workflow_scripts.vocoders.hifigan import Generator, bundled_config
-from workflow_scripts.vocoders.registry import griffin_lim
 
 META = torch.device("meta")
 
@@ -77,9 +78,9 @@ def test_gram_targets_built_on_the_cpu_are_moved_to_the_device_asked_for(style_f
 
 
 def test_an_objective_moves_targets_built_on_the_cpu_to_the_contents_device():
-    """The record's failure on the H200: matched_transfer(..., device="cuda") with style targets computed on the CPU
-    raised "Expected all tensors to be on the same device" in GramTarget.loss. Every entry point (style_transfer,
-    matched_transfer and their batched forms, the reported losses) computes its losses through an Objective."""
+    """The record's failure on the H200: a knn transfer on device="cuda" with style targets computed on the CPU
+    raised "Expected all tensors to be on the same device" in GramTarget.loss. Every transfer method (for a pair or
+    a batch, its reported losses included) computes its losses through an Objective."""
     backbone = small_meta_cnn()
     cpu_targets = {name: GramTarget(torch.rand(8, 50)) for name in backbone.style_layers}
     objective = Objective(backbone, on_meta(80, 20), cpu_targets)

@@ -4,13 +4,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import harmonic, noise_bursts, silence
+from conftest import harmonic, knn_pair, noise_bursts, silence
 
 from workflow_scripts.audio.conventions import HIFIGAN
-from workflow_scripts.pipeline.options import MatchingOptions
+from workflow_scripts.pipeline.options import MatchingOptions, TransferOptions
 from workflow_scripts.transfer import matching
 from workflow_scripts.transfer.backbones import RandomCNN
-from workflow_scripts.transfer.optimise import TransferOptions, matched_transfer
 from workflow_scripts.transfer.style_statistics import style_targets
 
 SR = HIFIGAN.sample_rate
@@ -122,7 +121,7 @@ def test_knn_transfer_keeps_the_content_pitch_and_takes_the_style_spectrum(devic
     style_f0 = np.full(style.shape[1], 300.0, dtype=np.float32)
     backbone = small_cnn(device)
     options = TransferOptions(transpose="none")
-    result = matched_transfer(content.numpy(), style.numpy(), content_f0, style_f0,
+    result = knn_pair(content.numpy(), style.numpy(), content_f0, style_f0,
                               style_targets(backbone, style.to(device)), backbone, HIFIGAN, options, device,
                               progress=False)  # fmt: skip
     assert result.unit_mel.shape == tuple(content.shape) and [row["step"] for row in result.history] == [0]
@@ -202,7 +201,7 @@ def test_knn_measures_the_losses_of_a_long_clip_window_by_window():
     backbone = small_cnn()
     targets = style_targets(backbone, style)
     results = {
-        frames: matched_transfer(content.numpy(), style.numpy(), content_f0, style_f0, targets, backbone, HIFIGAN,
+        frames: knn_pair(content.numpy(), style.numpy(), content_f0, style_f0, targets, backbone, HIFIGAN,
                                  TransferOptions(window_frames=frames), progress=False)
         for frames in (0, 128)
     }  # fmt: skip

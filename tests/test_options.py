@@ -15,10 +15,12 @@ from workflow_scripts.pipeline.options import (
     BACKBONE_OPTIONS,
     CONVENTION_SAMPLE_RATES,
     EVALUATION_CONVENTION,
+    TRANSFER_METHODS,
     VOCODER_OPTIONS,
     torch_hub_dir,
 )
 from workflow_scripts.transfer.backbones import BACKBONES
+from workflow_scripts.transfer.methods import METHODS
 from workflow_scripts.vocoders.registry import VOCODERS
 
 HEAVY = ("torch", "torchvision", "librosa")
@@ -75,6 +77,7 @@ def test_torch_hub_dir_is_torchs(environment, tmp_path, monkeypatch):
 def test_registries_and_conventions_agree_with_the_modules_that_run_them():
     assert {kind: backbone.Options for kind, backbone in BACKBONES.items()} == BACKBONE_OPTIONS
     assert {kind: vocoder.Options for kind, vocoder in VOCODERS.items()} == VOCODER_OPTIONS
+    assert list(METHODS) == list(TRANSFER_METHODS)
     assert {name: c.sample_rate for name, c in CONVENTIONS.items()} == CONVENTION_SAMPLE_RATES
     assert EVALUATION.name == EVALUATION_CONVENTION
 

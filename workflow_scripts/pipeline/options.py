@@ -53,6 +53,13 @@ class TrimSettings:
     top_db: float = 40.0
 
 
+# --- Transfer methods ---
+
+# The transfer methods by name, each with the inputs it reads besides the contents' mels and the style's
+# statistics: ``style`` (the style's mel), ``content_f0`` and ``style_f0`` (F0 per frame, rule pitch). The Snakefile
+# plans a transfer job's files from this; workflow_scripts.transfer.methods.METHODS registers the same names (tested).
+TRANSFER_METHODS: dict[str, tuple[str, ...]] = {"knn": ("style", "content_f0", "style_f0"), "gatys": ()}
+
 # --- Optimisation ---
 
 OPTIMIZERS = ("lbfgs", "lbfgs_device", "adam")

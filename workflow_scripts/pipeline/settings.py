@@ -16,7 +16,7 @@ import os
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from workflow_scripts.pipeline.demo_corpus import SYNTHS
 from workflow_scripts.pipeline.errors import ConfigError
 from workflow_scripts.pipeline.options import (
     BACKBONE_OPTIONS,
+    TRANSFER_METHODS,
     TRIM_METHODS,
     VOCODER_OPTIONS,
     BackboneOptions,
@@ -157,6 +158,7 @@ def load_pipeline(config: Mapping[str, Any]) -> Pipeline:
         trim=parse_options(TrimSettings, config.get("trim") or {}, "trim"),
         transfer=parse_options(TransferOptions, _transfer_options(config), "transfer"),
     )
+    check_choice(pipeline.transfer.method, TRANSFER_METHODS, "transfer.method")
     slower = sorted({c.kind for c in pipeline.backbones.values()} - set(BFLOAT16_BACKBONES))
     if pipeline.transfer.precision == "bfloat16" and slower and gpu_jobs(config.get("device", "auto")):
         raise ConfigError(
@@ -164,6 +166,15 @@ def load_pipeline(config: Mapping[str, Any]) -> Pipeline:
             f"(measured slower than float32 there for {', '.join(slower)}; docs/gpu.md); use float32"
         )
     return pipeline
+
+
+def check_choice(value: str, choices: Iterable[str], where: str) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is one of ``choices`` (names registered in the code rather than
+    listed in the schema), in the schema's one-line form with the nearest choice."""
+    choices = list(choices)
+    if value not in choices:
+        hint = nearest_hint(value, choices)
+        raise ConfigError(f"config: {where}: {value!r} is not allowed{hint}; allowed: {', '.join(choices)}")
 
 
 def _transfer_options(config: Mapping[str, Any]) -> dict[str, Any]:
