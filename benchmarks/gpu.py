@@ -96,7 +96,7 @@ def tf32_products() -> Iterator[None]:
 
 
 def unit_mel(name: str, seconds: float) -> torch.Tensor:
-    return HIFIGAN.to_unit(torch.from_numpy(HIFIGAN.features(clip(name, HIFIGAN.sample_rate, seconds))))
+    return torch.from_numpy(HIFIGAN.unit_mel(clip(name, HIFIGAN.sample_rate, seconds)))
 
 
 def within_budget(cases: list[Any], measure: Callable[[Any], dict], budget: float | None) -> list[dict]:

@@ -94,7 +94,7 @@ def transfer_case(folder: Path) -> dict[str, Any]:
     row = timed(f"transfer ({pipeline.transfer.method}, random_cnn)", content.shape[1] * HIFIGAN.hop_length
                 / HIFIGAN.sample_rate, work)  # fmt: skip
     assert result["mel"].shape == tuple(content.shape)  # time is never squashed
-    np.save(folder / "stylised.npy", HIFIGAN.from_unit(torch.from_numpy(result["mel"])).numpy())
+    np.save(folder / "stylised.npy", HIFIGAN.from_unit_array(result["mel"]))
     return row
 
 
@@ -167,7 +167,7 @@ def windows_case(window_frames: int, folder: Path) -> dict[str, Any]:
     with torch.no_grad():
         total, content_loss, style_loss = Objective(backbone, content, targets)(torch.from_numpy(result.unit_mel))
     content_db, style_db = decibels(content_features, HIFIGAN), decibels(style_features, HIFIGAN)
-    output_db = decibels(HIFIGAN.from_unit(torch.from_numpy(result.unit_mel)).numpy(), HIFIGAN)
+    output_db = decibels(HIFIGAN.from_unit_array(result.unit_mel), HIFIGAN)
     return {"optimisation": f"windows of {window_frames} frames" if window_frames else "whole clip",
             "frames": content.shape[1], "seconds": result.seconds, "content loss": float(content_loss),
             "style loss": float(style_loss), "total": float(total),

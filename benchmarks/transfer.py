@@ -66,7 +66,7 @@ class GatysEngine:
         self.description = ", ".join(f"{k} {v}" for k, v in self.params.items() if k not in ("type", "weights"))
 
     def unit_mel(self, audio: np.ndarray) -> torch.Tensor:
-        return self.convention.to_unit(torch.from_numpy(self.convention.features(audio)))
+        return torch.from_numpy(self.convention.unit_mel(audio))
 
     def backbone(self) -> RandomCNN:
         return backbone_from_params(self.params, self.convention.n_mels)
@@ -93,7 +93,7 @@ class CommonSpace:
             self.style_target = GramTarget(self._features(style), form="gram")
 
     def _features(self, audio: np.ndarray) -> torch.Tensor:
-        unit = EVALUATION.to_unit(torch.from_numpy(EVALUATION.features(audio)))
+        unit = torch.from_numpy(EVALUATION.unit_mel(audio))
         return self.network(unit[None])["relu"]
 
     def style_loss(self, audio: np.ndarray) -> float:
@@ -264,7 +264,7 @@ def per_output_section(seconds: float = SECONDS) -> None:
     optimised = transfer_pair("gatys", Content(content_mel.numpy()), StyleClip(targets), backbone, engine.convention,
                               engine.options, Engine.of(engine.options, progress=False))  # fmt: skip
     hifigan = HiFiGAN(HiFiGAN.Options())
-    render_s, _ = timed(lambda: hifigan(engine.convention.from_unit(torch.from_numpy(knn.unit_mel)).numpy(), False))
+    render_s, _ = timed(lambda: hifigan(engine.convention.from_unit_array(knn.unit_mel), False))
     knn_s = times["pitch"] + knn.seconds
     rows = [
         {"per output": f"gatys, {len(optimised.history)} L-BFGS steps (previous default)",

@@ -72,7 +72,10 @@ PATTERNS = {
 
 # How the GPU-capable jobs (style_stats, transfer, vocode) pick and set up their device
 # (workflow_scripts/transfer/device.py).
-DEVICE = {"name": config["device"], "deterministic": config["deterministic"]}
+DEVICE = {
+    "name": PIPELINE.runtime.device,
+    "deterministic": PIPELINE.runtime.deterministic,
+}
 
 CLIP_ID = "[^/]+"
 

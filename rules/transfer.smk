@@ -29,9 +29,9 @@ if PIPELINE.transfer.batch_pairs:
             f"{LOGS}/transfer/{{convention}}/{{backbone}}/{{style}}.log",
         conda:
             CONDA_ENV
-        threads: config["threads"]
+        threads: PIPELINE.runtime.threads
         resources:
-            gpu=config["gpus_per_job"],
+            gpu=PIPELINE.runtime.gpus_per_job,
         params:
             **TRANSFER_PARAMS,
             contents=lambda wildcards: STYLE_CONTENTS[wildcards.style],
@@ -68,9 +68,9 @@ else:
             f"{LOGS}/transfer/{{convention}}/{{backbone}}/{{content}}/{{style}}.log",
         conda:
             CONDA_ENV
-        threads: config["threads"]
+        threads: PIPELINE.runtime.threads
         resources:
-            gpu=config["gpus_per_job"],
+            gpu=PIPELINE.runtime.gpus_per_job,
         params:
             **TRANSFER_PARAMS,
         script:

@@ -12,7 +12,7 @@ from torchvision.models.feature_extraction import create_feature_extractor
 from workflow_scripts.audio.conventions import HIFIGAN
 from workflow_scripts.pipeline.errors import ConfigError, InputError
 from workflow_scripts.pipeline.options import TransferOptions, imagenet_cache_path
-from workflow_scripts.transfer.backbones import VGG19, ResNet50, ViTB16, mel_to_image
+from workflow_scripts.transfer.backbones import BACKBONES, VGG19, ResNet50, ViTB16, mel_to_image
 from workflow_scripts.transfer.objective import Objective
 from workflow_scripts.transfer.precision import FeatureExtractor
 from workflow_scripts.transfer.style_statistics import style_targets
@@ -77,6 +77,19 @@ def test_image_backbones_create_nothing_on_another_device(every_layer):
     maps = meta(torch.rand(1, N_MELS, 37, device="meta"))
     assert {value.device.type for value in maps.values()} == {"meta"}
     assert meta.frame_features(torch.rand(N_MELS, 37, device="meta")).device.type == "meta"
+
+
+@pytest.mark.parametrize("kind", list(BACKBONES))
+def test_every_registered_backbone_gives_its_layers_and_frame_features(kind, device):
+    """Parametrised over the registry: a new backbone is covered without editing a list, and one without the
+    ``frame_features`` knn matches frames by fails here, not in a knn job."""
+    backbone = BACKBONES[kind](BACKBONES[kind].Options(), N_MELS).to(device)
+    mel = torch.rand(N_MELS, 37, device=device)
+    maps = backbone(mel[None])
+    assert set(backbone.content_layers) | set(backbone.style_layers) <= set(maps)
+    assert all(torch.isfinite(value).all() for value in maps.values())
+    features = backbone.frame_features(mel)
+    assert features.ndim == 2 and features.shape[1] == 37 and torch.isfinite(features).all()
 
 
 def test_mel_to_image_normalises_pads_with_silence_and_never_resizes():
@@ -185,15 +198,11 @@ def test_layer_selection_is_checked(options, message):
         VGG19.Options(**options).check("backbones.vgg19")
 
 
-def unit_mel(audio: np.ndarray) -> np.ndarray:
-    return HIFIGAN.to_unit(torch.from_numpy(HIFIGAN.features(audio))).numpy()
-
-
 @pytest.fixture(scope="module")
 def short_pair():
     """Content: two notes with a rest (about 26 frames); style: a chirp."""
     notes = [np.concatenate([harmonic(0.1, 22050, f0=f0), silence(0.05, 22050)]) for f0 in (200, 300)]
-    return unit_mel(np.concatenate(notes)), unit_mel(chirp(0.3, 22050))
+    return HIFIGAN.unit_mel(np.concatenate(notes)), HIFIGAN.unit_mel(chirp(0.3, 22050))
 
 
 # The two shallowest layers keep these CPU runs short; the content weight is 0 because the test checks that the

@@ -40,16 +40,12 @@ from workflow_scripts.transfer.windows import time_windows
 SR = HIFIGAN.sample_rate
 
 
-def unit_mel(audio: np.ndarray) -> np.ndarray:
-    return HIFIGAN.to_unit(torch.from_numpy(HIFIGAN.features(audio))).numpy()
-
-
 @pytest.fixture(scope="module")
 def contents_and_style():
     """Three contents of different lengths (notes and rests) and a chirp style."""
-    contents = [unit_mel(np.concatenate([harmonic(seconds, SR, f0=f0), silence(0.1, SR)]))
+    contents = [HIFIGAN.unit_mel(np.concatenate([harmonic(seconds, SR, f0=f0), silence(0.1, SR)]))
                 for seconds, f0 in ((0.5, 180.0), (0.7, 240.0), (0.4, 300.0))]  # fmt: skip
-    return contents, unit_mel(chirp(0.7, SR))
+    return contents, HIFIGAN.unit_mel(chirp(0.7, SR))
 
 
 def transfer_batch(method, contents, style: StyleClip, backbone, options, device, f0s=None):

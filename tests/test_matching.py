@@ -16,7 +16,7 @@ SR = HIFIGAN.sample_rate
 
 
 def unit_mel(audio: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-    return HIFIGAN.to_unit(torch.from_numpy(HIFIGAN.features(audio))).to(device)
+    return torch.from_numpy(HIFIGAN.unit_mel(audio)).to(device)
 
 
 def small_cnn(device: torch.device | str = "cpu") -> RandomCNN:

@@ -18,15 +18,11 @@ from workflow_scripts.vocoders.chunking import plan_chunks
 from workflow_scripts.vocoders.griffinlim import GriffinLim, fast_griffin_lim, griffin_lim
 
 
-def unit_mel(audio: np.ndarray) -> np.ndarray:
-    return HIFIGAN.to_unit(torch.from_numpy(HIFIGAN.features(audio))).numpy()
-
-
 @pytest.fixture(scope="module")
 def content_and_style():
     """Content with timing (three notes separated by rests); style a chirp."""
     notes = [np.concatenate([harmonic(0.25, 22050, f0=f0), silence(0.15, 22050)]) for f0 in (180, 240, 300)]
-    return unit_mel(np.concatenate(notes)), unit_mel(chirp(0.7, 22050))
+    return HIFIGAN.unit_mel(np.concatenate(notes)), HIFIGAN.unit_mel(chirp(0.7, 22050))
 
 
 def envelope_correlation(a: np.ndarray, b: np.ndarray) -> float:

@@ -53,6 +53,39 @@ class TrimSettings:
     top_db: float = 40.0
 
 
+# --- Level and runtime ---
+
+
+@dataclass(frozen=True)
+class NormaliseSettings:
+    """The level every resampled clip is set to.
+
+    Attributes:
+        mode: ``peak``, ``rms`` (never lets the peak exceed 0 dBFS) or ``none``.
+        target_db: the peak (or RMS) level, dBFS.
+    """
+
+    mode: str = "peak"
+    target_db: float = -1.0
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """Where and how the GPU-capable jobs (style_stats, transfer, vocode) run.
+
+    Attributes:
+        device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
+        deterministic: on CUDA, deterministic algorithms (no effect on the CPU; docs/gpu.md).
+        threads: torch threads per job (Snakemake ``threads``).
+        gpus_per_job: the ``gpu`` resource those jobs declare (0 on CPU-only clusters).
+    """
+
+    device: str = "auto"
+    deterministic: bool = True
+    threads: int = 2
+    gpus_per_job: int = 1
+
+
 # --- Transfer methods ---
 
 # The transfer methods by name, each with the inputs it reads besides the contents' mels and the style's
@@ -391,9 +424,11 @@ class WaveNetOptions(VocoderOptions):
     """Attributes:
     checkpoint: path of r9y9's ``20180510_mixture_lj_checkpoint_step000320000_ema.pth`` (or a state dict of
         the same architecture).
-    chunk: samples each batch row keeps; shorter chunks mean a larger batch (faster) but more overlap work
-        (each row also generates the receptive field, 505 samples, plus ``fade`` before what it keeps).
-    fade: samples over which neighbouring chunks are cross-faded.
+    chunk_samples: samples each batch row keeps; shorter chunks mean a larger batch (faster) but more overlap
+        work (each row also generates the receptive field, 505 samples, plus ``fade_samples`` before what it
+        keeps). Samples, not frames as the other vocoders' ``chunk_frames``: WaveNet generates sample by sample
+        and its fade is shorter than a frame. (Formerly ``chunk``; a config using that name is told this one.)
+    fade_samples: samples over which neighbouring chunks are cross-faded.
     batch: chunks generated at once. Memory grows with it (about 1.7 MB a chunk at bfloat16 with the default
         chunk), not with the utterance; the audio does not depend on it (each chunk has its own seeded stream).
     precision: ``bfloat16`` (matrix products about 2.5x faster, about 1 % error in the distribution
@@ -404,11 +439,13 @@ class WaveNetOptions(VocoderOptions):
     """
 
     accepted_conventions = ("wavenet",)
+    # options renamed since a release: a config still using the old name is told the new one
+    renamed: ClassVar[dict[str, str]] = {"chunk": "chunk_samples", "fade": "fade_samples"}
 
     convention: str = "wavenet"
     checkpoint: str = ""
-    chunk: int = 1024
-    fade: int = 64
+    chunk_samples: int = 1024
+    fade_samples: int = 64
     batch: int = 256
     precision: str = "bfloat16"
     seed: int = 0
@@ -420,9 +457,10 @@ class WaveNetOptions(VocoderOptions):
         _check_file(self.checkpoint, {}, f"{where}.checkpoint", "r9y9's 20180510 checkpoint (see docs/vocoders.md)")
         if self.precision not in ("bfloat16", "float32"):
             raise ConfigError(f"config: {where}.precision: {self.precision!r}; use bfloat16 or float32")
-        if self.chunk < 1 or self.fade < 0 or self.batch < 1 or self.layers % self.stacks:
+        if self.chunk_samples < 1 or self.fade_samples < 0 or self.batch < 1 or self.layers % self.stacks:
             raise ConfigError(
-                f"config: {where}: chunk and batch must be >= 1, fade >= 0, and layers a multiple of stacks"
+                f"config: {where}: chunk_samples and batch must be >= 1, fade_samples >= 0, and layers a multiple "
+                f"of stacks"
             )
 
 

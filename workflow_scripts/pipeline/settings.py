@@ -29,6 +29,8 @@ from workflow_scripts.pipeline.options import (
     TRIM_METHODS,
     VOCODER_OPTIONS,
     BackboneOptions,
+    NormaliseSettings,
+    RuntimeSettings,
     TransferOptions,
     TrimSettings,
     VocoderOptions,
@@ -98,6 +100,10 @@ class Pipeline:
     vocoders: dict[str, Component]
     trim: TrimSettings
     transfer: TransferOptions
+    normalise: NormaliseSettings
+    runtime: RuntimeSettings
+    # sample format of the rendered WAVs (OUTPUT_FORMATS)
+    output_format: str
 
     @property
     def conventions(self) -> tuple[str, ...]:
@@ -157,10 +163,13 @@ def load_pipeline(config: Mapping[str, Any]) -> Pipeline:
         vocoders=_components(config["vocoders"], VOCODER_OPTIONS, "vocoders"),
         trim=parse_options(TrimSettings, config.get("trim") or {}, "trim"),
         transfer=parse_options(TransferOptions, _transfer_options(config), "transfer"),
+        normalise=parse_options(NormaliseSettings, config.get("normalise") or {}, "normalise"),
+        runtime=parse_options(RuntimeSettings, _top_level(config, RuntimeSettings), ""),
+        output_format=config.get("output_format", "pcm16"),
     )
     check_choice(pipeline.transfer.method, TRANSFER_METHODS, "transfer.method")
     slower = sorted({c.kind for c in pipeline.backbones.values()} - set(BFLOAT16_BACKBONES))
-    if pipeline.transfer.precision == "bfloat16" and slower and gpu_jobs(config.get("device", "auto")):
+    if pipeline.transfer.precision == "bfloat16" and slower and gpu_jobs(pipeline.runtime.device):
         raise ConfigError(
             f"config: transfer.precision: bfloat16 is offered on a GPU for {', '.join(BFLOAT16_BACKBONES)} only "
             f"(measured slower than float32 there for {', '.join(slower)}; docs/gpu.md); use float32"
@@ -198,18 +207,28 @@ def gpu_jobs(device: str, environ: Mapping[str, str] | None = None) -> bool:
     return NVIDIA_GPUS.is_dir() and any(NVIDIA_GPUS.iterdir())
 
 
+def _top_level(config: Mapping[str, Any], cls: type) -> dict[str, Any]:
+    """The top-level keys of ``config`` that are fields of options dataclass ``cls``."""
+    return {f.name: config[f.name] for f in dataclasses.fields(cls) if f.name in config}
+
+
 def parse_options(cls: type, mapping: Mapping[str, Any], where: str) -> Any:
-    """Instantiate options dataclass ``cls`` from ``mapping``, rejecting unknown keys and wrong types."""
+    """Instantiate options dataclass ``cls`` from ``mapping``, rejecting unknown keys and wrong types; ``where`` is
+    the section's key path (empty for top-level keys)."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(mapping) - set(fields))
     if unknown:
-        hint = nearest_hint(unknown[0], list(fields))
+        renamed = getattr(cls, "renamed", {})
+        hint = (
+            f" (renamed {renamed[unknown[0]]!r})" if unknown[0] in renamed else nearest_hint(unknown[0], list(fields))
+        )
         raise ConfigError(f"config: {where}: unknown option {unknown[0]!r}{hint}; known: {', '.join(fields)}")
     hints = typing.get_type_hints(cls)
     for key, value in mapping.items():
         if not _matches(value, hints[key]):
+            path = f"{where}.{key}" if where else key
             raise ConfigError(
-                f"config: {where}.{key}: expected {_type_name(hints[key])}, got {type(value).__name__} {value!r}"
+                f"config: {path}: expected {_type_name(hints[key])}, got {type(value).__name__} {value!r}"
             )
     return cls(**{k: _convert(v, hints[k]) for k, v in mapping.items()})
 

@@ -65,7 +65,15 @@ class WaveNetVocoder(Vocoder):
     def __call__(self, features: np.ndarray, progress: bool = True) -> np.ndarray:
         features_tensor = torch.as_tensor(features, dtype=torch.float32)
         options = self.options
-        audio = render(self.fast, features_tensor, options.chunk, options.fade, options.seed, options.batch, progress)
+        audio = render(
+            self.fast,
+            features_tensor,
+            options.chunk_samples,
+            options.fade_samples,
+            options.seed,
+            options.batch,
+            progress,
+        )
         return audio.numpy()
 
 
