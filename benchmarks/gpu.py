@@ -41,7 +41,7 @@ from workflow_scripts.audio.conventions import HIFIGAN
 from workflow_scripts.pipeline.options import PRECISIONS, TransferOptions
 from workflow_scripts.transfer.backbones import BACKBONES
 from workflow_scripts.transfer.device import configure_cuda
-from workflow_scripts.transfer.interface import Content, Engine, StyleClip
+from workflow_scripts.transfer.interface import Content, Setup, StyleClip
 from workflow_scripts.transfer.methods import transfer_pair
 from workflow_scripts.transfer.objective import Objective
 from workflow_scripts.transfer.precision import FeatureExtractor
@@ -130,8 +130,8 @@ def transfer_rows(scale: Scale) -> list[dict]:
         with determinism(deterministic) if scale.device == "cuda" else contextlib.nullcontext():
             warm_up = dataclasses.replace(options, iterations=1)
             for run in (warm_up, options):
-                result = transfer_pair("gatys", Content(content), StyleClip(targets), backbone, HIFIGAN, run,
-                                       Engine.of(run, scale.device, progress=False))  # fmt: skip
+                setup = Setup.of(backbone, HIFIGAN, run, scale.device, progress=False)
+                result = transfer_pair("gatys", Content(content), StyleClip(targets), setup)
         target = STEP_TARGETS[kind] if (scale.seconds, scale.steps) == (GPU.seconds, GPU.steps) else None
         return {"backbone": kind, "optimizer": optimizer, "precision": precision, "deterministic": deterministic,
                 "steps": len(result.history), "seconds": result.seconds, "final total": result.final["total"],
@@ -201,8 +201,8 @@ def matching_rows(scale: Scale) -> list[dict]:
     options = TransferOptions()
 
     def transfer() -> None:
-        transfer_pair("knn", Content(content, f0s[0]), StyleClip(targets, style, f0s[1]), backbone, HIFIGAN, options,
-                      Engine.of(options, scale.device, progress=False))  # fmt: skip
+        setup = Setup.of(backbone, HIFIGAN, options, scale.device, progress=False)
+        transfer_pair("knn", Content(content, f0s[0]), StyleClip(targets, style, f0s[1]), setup)
 
     first, _ = timed(transfer, device=scale.device)
     warm, _ = timed(transfer, repeat=2, device=scale.device)

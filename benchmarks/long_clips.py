@@ -28,7 +28,7 @@ from workflow_scripts.audio.conventions import HIFIGAN
 from workflow_scripts.audio.pitch import f0_track
 from workflow_scripts.pipeline.settings import load_pipeline
 from workflow_scripts.transfer.backbones import backbone_from_params
-from workflow_scripts.transfer.interface import Content, Engine, StyleClip
+from workflow_scripts.transfer.interface import Content, Setup, StyleClip
 from workflow_scripts.transfer.methods import transfer_pair
 from workflow_scripts.transfer.style_statistics import style_targets
 from workflow_scripts.vocoders.base import Vocoder
@@ -87,9 +87,8 @@ def transfer_case(folder: Path) -> dict[str, Any]:
     def work() -> None:
         targets = style_targets(backbone, style)
         style_clip = StyleClip(targets, style.numpy(), style_f0)
-        engine = Engine.of(pipeline.transfer, progress=False)
-        result["mel"] = transfer_pair("knn", Content(content.numpy(), content_f0), style_clip, backbone, HIFIGAN,
-                                      pipeline.transfer, engine).unit_mel  # fmt: skip
+        setup = Setup.of(backbone, HIFIGAN, pipeline.transfer, progress=False)
+        result["mel"] = transfer_pair("knn", Content(content.numpy(), content_f0), style_clip, setup).unit_mel
 
     row = timed(f"transfer ({pipeline.transfer.method}, random_cnn)", content.shape[1] * HIFIGAN.hop_length
                 / HIFIGAN.sample_rate, work)  # fmt: skip
@@ -161,8 +160,8 @@ def windows_case(window_frames: int, folder: Path) -> dict[str, Any]:
     style_features = HIFIGAN.features(clip("style2", HIFIGAN.sample_rate, STYLE_SECONDS))
     content, style = (HIFIGAN.to_unit(torch.from_numpy(f)) for f in (content_features, style_features))
     targets = style_targets(backbone, style)
-    result = transfer_pair("gatys", Content(content.numpy()), StyleClip(targets), backbone, HIFIGAN, options,
-                           Engine.of(options, progress=False))  # fmt: skip
+    setup = Setup.of(backbone, HIFIGAN, options, progress=False)
+    result = transfer_pair("gatys", Content(content.numpy()), StyleClip(targets), setup)
     np.save(folder / f"windows_{window_frames}.npy", result.unit_mel)
     with torch.no_grad():
         total, content_loss, style_loss = Objective(backbone, content, targets)(torch.from_numpy(result.unit_mel))

@@ -38,7 +38,7 @@ from workflow_scripts.pipeline.settings import load_pipeline
 from workflow_scripts.report.spectrogram_image import spectrogram_panels
 from workflow_scripts.transfer import gatys
 from workflow_scripts.transfer.backbones import RandomCNN, backbone_from_params
-from workflow_scripts.transfer.interface import Content, Engine, StyleClip
+from workflow_scripts.transfer.interface import Content, Setup, StyleClip
 from workflow_scripts.transfer.losses import GramTarget
 from workflow_scripts.transfer.methods import transfer_pair
 from workflow_scripts.transfer.objective import Objective
@@ -122,10 +122,7 @@ def run_default_engine(engine: GatysEngine, content: np.ndarray, style: np.ndarr
     (result,) = gatys.transfer(
         [Content(engine.unit_mel(content).numpy())],
         StyleClip.from_mel(backbone, engine.unit_mel(style).numpy()),
-        backbone,
-        engine.convention,
-        engine.options,
-        Engine.of(engine.options, progress=False),
+        Setup.of(backbone, engine.convention, engine.options, progress=False),
         on_step=lambda row, mel: snapshots.append((row, mel.clone())),
     )
     return result, snapshots
@@ -256,13 +253,10 @@ def per_output_section(seconds: float = SECONDS) -> None:
         "knn",
         Content(content_mel.numpy(), f0[0]),
         StyleClip(targets, style_mel.numpy(), f0[1]),
-        backbone,
-        engine.convention,
-        engine.transfer,
-        Engine.of(engine.transfer, progress=False),
+        Setup.of(backbone, engine.convention, engine.transfer, progress=False),
     )
-    optimised = transfer_pair("gatys", Content(content_mel.numpy()), StyleClip(targets), backbone, engine.convention,
-                              engine.options, Engine.of(engine.options, progress=False))  # fmt: skip
+    setup = Setup.of(backbone, engine.convention, engine.options, progress=False)
+    optimised = transfer_pair("gatys", Content(content_mel.numpy()), StyleClip(targets), setup)
     hifigan = HiFiGAN(HiFiGAN.Options())
     render_s, _ = timed(lambda: hifigan(engine.convention.from_unit_array(knn.unit_mel), False))
     knn_s = times["pitch"] + knn.seconds

@@ -109,12 +109,12 @@ def gatys_pair(content, style, backbone, options, device="cpu", progress=False, 
     """``gatys`` of one pair, a batch of one; ``style`` is a unit-scale mel or its Gram targets."""
     from workflow_scripts.audio.conventions import HIFIGAN
     from workflow_scripts.transfer import gatys
-    from workflow_scripts.transfer.interface import Content, Engine, StyleClip
+    from workflow_scripts.transfer.interface import Content, Setup, StyleClip
 
     backbone = backbone.to(device)
     clip = StyleClip(style) if isinstance(style, dict) else StyleClip.from_mel(backbone, style)
-    engine = Engine.of(options, device, progress)
-    (result,) = gatys.transfer([Content(content)], clip, backbone, HIFIGAN, options, engine, on_step)
+    setup = Setup.of(backbone, HIFIGAN, options, device, progress)
+    (result,) = gatys.transfer([Content(content)], clip, setup, on_step)
     return result
 
 
@@ -122,12 +122,11 @@ def knn_pair(
     content, style, content_f0, style_f0, targets, backbone, convention, options, device="cpu", progress=False
 ):
     """``knn`` of one pair through the method registry, a batch of one."""
-    from workflow_scripts.transfer.interface import Content, Engine, StyleClip
+    from workflow_scripts.transfer.interface import Content, Setup, StyleClip
     from workflow_scripts.transfer.methods import transfer_pair
 
-    engine = Engine.of(options, device, progress)
-    clip = StyleClip(targets, style, style_f0)
-    return transfer_pair("knn", Content(content, content_f0), clip, backbone, convention, options, engine)
+    setup = Setup.of(backbone, convention, options, device, progress)
+    return transfer_pair("knn", Content(content, content_f0), StyleClip(targets, style, style_f0), setup)
 
 
 def write_wav(path: Path, audio: np.ndarray, sr: int, subtype: str = "FLOAT") -> Path:

@@ -31,7 +31,7 @@ from workflow_scripts.pipeline.settings import load_pipeline
 from workflow_scripts.transfer import knn
 from workflow_scripts.transfer.backbones import RandomCNN
 from workflow_scripts.transfer.batching import optimise_together
-from workflow_scripts.transfer.interface import Content, Engine, StyleClip
+from workflow_scripts.transfer.interface import Content, Setup, StyleClip
 from workflow_scripts.transfer.methods import METHODS
 from workflow_scripts.transfer.precision import FeatureExtractor
 from workflow_scripts.transfer.style_statistics import style_targets
@@ -51,7 +51,7 @@ def contents_and_style():
 def transfer_batch(method, contents, style: StyleClip, backbone, options, device, f0s=None):
     """Several contents in the style of one, as one job of the method does."""
     batch = [Content(content, f0) for content, f0 in zip(contents, f0s or [None] * len(contents), strict=True)]
-    return METHODS[method](batch, style, backbone, HIFIGAN, options, Engine.of(options, device, False))
+    return METHODS[method](batch, style, Setup.of(backbone, HIFIGAN, options, device, progress=False))
 
 
 def small_cnn(device) -> RandomCNN:

@@ -12,7 +12,7 @@ TOY_METHOD = '''"""``toy``: every content's mel unchanged (a method that reads n
 from workflow_scripts.transfer.interface import TransferResult
 
 
-def transfer(contents, style, backbone, convention, options, engine):
+def transfer(contents, style, setup):
     row = {"step": 0, "total": 0.0, "content": 0.0, "style": 0.0, "seconds": 0.0}
     return [TransferResult(content.unit_mel, [row], 0.0) for content in contents]
 '''

@@ -12,7 +12,7 @@ from workflow_scripts.pipeline.options import TRANSFER_METHODS, TransferOptions
 from workflow_scripts.pipeline.runtime import job_usage, run_step
 from workflow_scripts.transfer.backbones import backbone_from_params
 from workflow_scripts.transfer.device import job_device
-from workflow_scripts.transfer.interface import Content, Engine, StyleClip
+from workflow_scripts.transfer.interface import Content, Setup, StyleClip
 from workflow_scripts.transfer.methods import METHODS
 from workflow_scripts.transfer.style_statistics import load_style_targets
 from workflow_scripts.transfer.stylised import batch_paths, write_stylised
@@ -48,7 +48,7 @@ def main() -> None:
         options.batch_pairs or 1,
         snakemake.params.transfer,
     )
-    results = METHODS[options.method](contents, style, backbone, convention, options, Engine.of(options, device))
+    results = METHODS[options.method](contents, style, Setup.of(backbone, convention, options, device))
     usage = job_usage()
     logging.info("done in %.1f s", results[0].seconds)
     for index, result in zip(order, results, strict=True):

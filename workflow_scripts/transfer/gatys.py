@@ -10,23 +10,15 @@ from collections.abc import Sequence
 
 import torch
 
-from workflow_scripts.audio.conventions import MelConvention
 from workflow_scripts.pipeline.options import INITS, TransferOptions
-from workflow_scripts.transfer.backbones import Backbone
-from workflow_scripts.transfer.interface import Content, Engine, StyleClip, TransferResult
+from workflow_scripts.transfer.interface import Content, Setup, StyleClip, TransferResult
 from workflow_scripts.transfer.objective import Objective
 from workflow_scripts.transfer.optimise import OnStep, optimise_batch
 from workflow_scripts.transfer.windows import WINDOW_OVERLAP, cross_fade, time_windows
 
 
 def transfer(
-    contents: Sequence[Content],
-    style: StyleClip,
-    backbone: Backbone,
-    convention: MelConvention,
-    options: TransferOptions,
-    engine: Engine,
-    on_step: OnStep | None = None,
+    contents: Sequence[Content], style: StyleClip, setup: Setup, on_step: OnStep | None = None
 ) -> list[TransferResult]:
     """The :data:`~workflow_scripts.transfer.interface.Method` ``gatys``: each content optimised from ``init`` for
     ``iterations`` steps against its own features and the style's Gram targets; ``options.batch_pairs`` problems
@@ -36,10 +28,10 @@ def transfer(
     one the content gets alone, up to the rounding of batched products. Every result's ``seconds`` is the batch's.
     ``on_step`` is called after every step of a lone problem (one content that fits one window) with its history
     row and the current unit-scale mel (detached; copy it to keep it), e.g. to keep snapshots of the trajectory.
-    ``convention`` is not used.
+    The convention is not used.
     """
     start = time.perf_counter()
-    backbone = backbone.to(engine.device)
+    backbone, options, engine = setup.backbone, setup.options, setup.engine
     features = engine.features(backbone)
     content_ts = [engine.tensor(content.unit_mel) for content in contents]
     windows = [time_windows(c.shape[1], options.window_frames, WINDOW_OVERLAP) for c in content_ts]

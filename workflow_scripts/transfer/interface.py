@@ -2,7 +2,8 @@
 
 A method (:data:`Method`) makes the stylised unit-scale mel of each of several contents in the style of one clip.
 What travels together is bundled: a content and its F0 (:class:`Content`), the style's statistics, mel and F0
-(:class:`StyleClip`), and where and how the backbone computes (:class:`Engine`). The methods by name are
+(:class:`StyleClip`), and what every content of a job is transferred with (:class:`Setup`: the backbone, the mels'
+convention, the options and the :class:`Engine`, where and how the backbone computes). The methods by name are
 :data:`workflow_scripts.transfer.methods.METHODS`.
 """
 
@@ -73,6 +74,28 @@ class Engine:
         return torch.as_tensor(array, dtype=torch.float32, device=self.device)
 
 
+@dataclass(frozen=True)
+class Setup:
+    """What every content of a job is transferred with."""
+
+    backbone: Backbone
+    convention: MelConvention
+    options: TransferOptions
+    engine: Engine
+
+    @classmethod
+    def of(
+        cls,
+        backbone: Backbone,
+        convention: MelConvention,
+        options: TransferOptions,
+        device: torch.device | str = "cpu",
+        progress: bool = True,
+    ) -> Setup:
+        """The setup on ``device``, its engine built from the options (:meth:`Engine.of`)."""
+        return cls(backbone.to(device), convention, options, Engine.of(options, device, progress))
+
+
 @dataclass
 class TransferResult:
     unit_mel: np.ndarray
@@ -87,23 +110,12 @@ class TransferResult:
 
 
 class Method(Protocol):
-    def __call__(
-        self,
-        contents: Sequence[Content],
-        style: StyleClip,
-        backbone: Backbone,
-        convention: MelConvention,
-        options: TransferOptions,
-        engine: Engine,
-    ) -> list[TransferResult]:
+    def __call__(self, contents: Sequence[Content], style: StyleClip, setup: Setup) -> list[TransferResult]:
         """The stylised unit-scale mel of each content (its shape), its loss history and the batch's wall time.
 
         Args:
             contents: the contents, each transferred as it would be alone.
             style: the style they all take.
-            backbone: feature extractor (moved to ``engine.device``).
-            convention: the mels' convention.
-            options: the method's options.
-            engine: device, precision, compilation, progress.
+            setup: the backbone (on the engine's device), the mels' convention, the options, the engine.
         """
         ...

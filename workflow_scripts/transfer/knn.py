@@ -8,10 +8,9 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from workflow_scripts.audio.conventions import MelConvention
 from workflow_scripts.pipeline.options import TransferOptions
 from workflow_scripts.transfer.backbones import Backbone
-from workflow_scripts.transfer.interface import Content, Engine, StyleClip, TransferResult
+from workflow_scripts.transfer.interface import Content, Setup, StyleClip, TransferResult
 from workflow_scripts.transfer.losses import GramTarget
 from workflow_scripts.transfer.matching import feature_matching, follow_loudness, style_dictionary
 from workflow_scripts.transfer.objective import Objective
@@ -20,14 +19,7 @@ from workflow_scripts.transfer.precision import FeatureExtractor
 from workflow_scripts.transfer.windows import WINDOW_OVERLAP, frame_weighted, time_windows
 
 
-def transfer(
-    contents: Sequence[Content],
-    style: StyleClip,
-    backbone: Backbone,
-    convention: MelConvention,
-    options: TransferOptions,
-    engine: Engine,
-) -> list[TransferResult]:
+def transfer(contents: Sequence[Content], style: StyleClip, setup: Setup) -> list[TransferResult]:
     """The :data:`~workflow_scripts.transfer.interface.Method` ``knn``: each content matched frame by frame against
     the style's pitch-shifted dictionary (:func:`~workflow_scripts.transfer.matching.feature_matching`; the
     dictionary and its features computed once for the batch), then refined for ``refine_steps`` side by side as
@@ -39,7 +31,7 @@ def transfer(
         Every result's ``seconds`` is the batch's.
     """
     start = time.perf_counter()
-    backbone = backbone.to(engine.device)
+    backbone, convention, options, engine = setup.backbone, setup.convention, setup.options, setup.engine
     features = engine.features(backbone)
     targets = style.targets
     style_t = engine.tensor(style.unit_mel)

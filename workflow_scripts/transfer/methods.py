@@ -8,25 +8,14 @@ registered here, tested). A new method is its module, one entry here and one the
 
 from __future__ import annotations
 
-from workflow_scripts.audio.conventions import MelConvention
-from workflow_scripts.pipeline.options import TransferOptions
 from workflow_scripts.transfer import gatys, knn
-from workflow_scripts.transfer.backbones import Backbone
-from workflow_scripts.transfer.interface import Content, Engine, Method, StyleClip, TransferResult
+from workflow_scripts.transfer.interface import Content, Method, Setup, StyleClip, TransferResult
 
 METHODS: dict[str, Method] = {"knn": knn.transfer, "gatys": gatys.transfer}
 
 
-def transfer_pair(
-    method: str,
-    content: Content,
-    style: StyleClip,
-    backbone: Backbone,
-    convention: MelConvention,
-    options: TransferOptions,
-    engine: Engine,
-) -> TransferResult:
-    """One pair by ``method``, a batch of one (``method`` is named rather than read from ``options``, so that a
+def transfer_pair(method: str, content: Content, style: StyleClip, setup: Setup) -> TransferResult:
+    """One pair by ``method``, a batch of one (``method`` is named rather than read from the options, so that a
     comparison of methods can share one options object)."""
-    (result,) = METHODS[method]([content], style, backbone, convention, options, engine)
+    (result,) = METHODS[method]([content], style, setup)
     return result
