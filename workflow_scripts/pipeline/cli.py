@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from workflow_scripts.pipeline.corpus import clip_id_for, discover_clips
 from workflow_scripts.pipeline.options import (
     BACKBONE_OPTIONS,
     OUTPUT_FORMATS,
@@ -36,7 +37,7 @@ from workflow_scripts.pipeline.options import (
     VOCODER_OPTIONS,
 )
 from workflow_scripts.pipeline.schema_errors import first_schema_error, nearest_hint
-from workflow_scripts.pipeline.settings import clip_id_for, discover_clips, load_pipeline, replace_named_sets
+from workflow_scripts.pipeline.settings import load_pipeline, replace_named_sets
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEFILE = REPO / "Snakefile"
