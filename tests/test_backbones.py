@@ -10,8 +10,9 @@ from conftest import chirp, gatys_pair, harmonic, silence
 from torchvision.models.feature_extraction import create_feature_extractor
 
 from workflow_scripts.audio.conventions import HIFIGAN
+from workflow_scripts.pipeline.backbone_options import imagenet_cache_path
 from workflow_scripts.pipeline.errors import ConfigError, InputError
-from workflow_scripts.pipeline.options import TransferOptions, imagenet_cache_path
+from workflow_scripts.pipeline.options import TransferOptions
 from workflow_scripts.transfer.backbones import BACKBONES, VGG19, ResNet50, ViTB16
 from workflow_scripts.transfer.image_backbones import mel_to_image
 from workflow_scripts.transfer.objective import Objective

@@ -8,15 +8,9 @@ import pytest
 import yaml
 from conftest import REPO
 
-from workflow_scripts.pipeline.options import (
-    BACKBONE_OPTIONS,
-    VOCODER_OPTIONS,
-    ImageBackboneOptions,
-    NormaliseSettings,
-    RuntimeSettings,
-    TransferOptions,
-    TrimSettings,
-)
+from workflow_scripts.pipeline.backbone_options import BACKBONE_OPTIONS, ImageBackboneOptions
+from workflow_scripts.pipeline.options import NormaliseSettings, RuntimeSettings, TransferOptions, TrimSettings
+from workflow_scripts.pipeline.vocoder_options import VOCODER_OPTIONS
 
 DOCS = (REPO / "docs/configuration.md").read_text()
 SCHEMA = yaml.safe_load((REPO / "schemas/config.schema.yaml").read_text())

@@ -11,14 +11,9 @@ import torchvision
 from conftest import REPO, make_workdir, tiny_config
 
 from workflow_scripts.audio.conventions import CONVENTIONS, EVALUATION
-from workflow_scripts.pipeline.options import (
-    BACKBONE_OPTIONS,
-    CONVENTION_SAMPLE_RATES,
-    EVALUATION_CONVENTION,
-    TRANSFER_METHODS,
-    VOCODER_OPTIONS,
-    torch_hub_dir,
-)
+from workflow_scripts.pipeline.backbone_options import BACKBONE_OPTIONS, torch_hub_dir
+from workflow_scripts.pipeline.options import CONVENTION_SAMPLE_RATES, EVALUATION_CONVENTION, TRANSFER_METHODS
+from workflow_scripts.pipeline.vocoder_options import VOCODER_OPTIONS
 from workflow_scripts.transfer.backbones import BACKBONES
 from workflow_scripts.transfer.methods import METHODS
 from workflow_scripts.vocoders.registry import VOCODERS

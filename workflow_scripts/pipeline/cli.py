@@ -28,16 +28,12 @@ from typing import Any
 
 import yaml
 
+from workflow_scripts.pipeline.backbone_options import BACKBONE_OPTIONS
 from workflow_scripts.pipeline.corpus import clip_id_for, discover_clips
-from workflow_scripts.pipeline.options import (
-    BACKBONE_OPTIONS,
-    OUTPUT_FORMATS,
-    TRANSFER_METHODS,
-    TRIM_METHODS,
-    VOCODER_OPTIONS,
-)
+from workflow_scripts.pipeline.options import OUTPUT_FORMATS, TRANSFER_METHODS, TRIM_METHODS
 from workflow_scripts.pipeline.schema_errors import first_schema_error, nearest_hint
 from workflow_scripts.pipeline.settings import load_pipeline, replace_named_sets
+from workflow_scripts.pipeline.vocoder_options import VOCODER_OPTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEFILE = REPO / "Snakefile"

@@ -19,20 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workflow_scripts.pipeline.backbone_options import BACKBONE_OPTIONS, BackboneOptions
 from workflow_scripts.pipeline.corpus import Clip, collect_clips, pairs_of
 from workflow_scripts.pipeline.errors import ConfigError
 from workflow_scripts.pipeline.options import (
-    BACKBONE_OPTIONS,
     TRANSFER_METHODS,
-    VOCODER_OPTIONS,
-    BackboneOptions,
     NormaliseSettings,
     RuntimeSettings,
     TransferOptions,
     TrimSettings,
-    VocoderOptions,
 )
 from workflow_scripts.pipeline.schema_errors import nearest_hint
+from workflow_scripts.pipeline.vocoder_options import VOCODER_OPTIONS, VocoderOptions
 
 # transfer.batch_pairs when the config says ``auto`` (its default) and the jobs will run on a GPU: problems
 # optimised at a time in one job per style (docs/gpu.md, Batching pairs). 16 random-CNN or VGG problems of 10 s

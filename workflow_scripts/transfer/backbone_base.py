@@ -13,8 +13,8 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from workflow_scripts.pipeline.backbone_options import BackboneOptions
 from workflow_scripts.pipeline.errors import InputError
-from workflow_scripts.pipeline.options import BackboneOptions
 
 
 class Backbone(nn.Module):

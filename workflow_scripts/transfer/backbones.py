@@ -4,9 +4,9 @@ and the random CNN.
 Every backbone maps a unit-scale mel (see :mod:`workflow_scripts.audio.conventions`), shaped ``(1, n_mels, frames)``,
 to named feature maps shaped ``(channels, positions)``, and a batch of mels to a batch of maps
 (:meth:`Backbone.batch_forward`). Content loss compares the maps named in ``content_layers``; style (Gram) loss
-compares those in ``style_layers``. Adding a backbone means writing one
-subclass with its options dataclass (in :mod:`workflow_scripts.pipeline.options`, which the configuration check imports
-without torch) and registering both. The torchvision image backbones
+compares those in ``style_layers``. Adding a backbone means writing one subclass with its options dataclass (in
+:mod:`workflow_scripts.pipeline.backbone_options`, which the configuration check imports without torch) and
+registering both. The torchvision image backbones
 (VGG-19, ResNet-50, ViT-B/16, :mod:`workflow_scripts.transfer.image_backbones`) share one input adaptation,
 :func:`mel_to_image`.
 """
@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from workflow_scripts.audio.conventions import unit_to_amplitude
-from workflow_scripts.pipeline.options import BackboneOptions, RandomCNNOptions
+from workflow_scripts.pipeline.backbone_options import BackboneOptions, RandomCNNOptions
 from workflow_scripts.transfer.backbone_base import Backbone
 from workflow_scripts.transfer.image_backbones import VGG19, ResNet50, ViTB16
 
@@ -82,7 +82,7 @@ class RandomCNN(Backbone):
         return torch.cat(list(self(unit_mel[None]).values()))
 
 
-# Keyed like options.BACKBONE_OPTIONS, each with its Options class there (tested).
+# Keyed like backbone_options.BACKBONE_OPTIONS, each with its Options class there (tested).
 BACKBONES: dict[str, type[Backbone]] = {
     "random_cnn": RandomCNN,
     "vgg19": VGG19,

@@ -10,7 +10,12 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from workflow_scripts.pipeline.options import ImageBackboneOptions, ResNet50Options, VGG19Options, ViTB16Options
+from workflow_scripts.pipeline.backbone_options import (
+    ImageBackboneOptions,
+    ResNet50Options,
+    VGG19Options,
+    ViTB16Options,
+)
 from workflow_scripts.transfer.backbone_base import Backbone
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

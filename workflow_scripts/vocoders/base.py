@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from workflow_scripts.audio.conventions import MelConvention, get_convention
-from workflow_scripts.pipeline.options import VocoderOptions
+from workflow_scripts.pipeline.vocoder_options import VocoderOptions
 
 
 class Vocoder:

@@ -10,7 +10,7 @@ import torch
 from tqdm import tqdm
 
 from workflow_scripts.audio.conventions import MelConvention, mel_to_magnitude
-from workflow_scripts.pipeline.options import GriffinLimOptions
+from workflow_scripts.pipeline.vocoder_options import GriffinLimOptions
 from workflow_scripts.vocoders.base import Vocoder
 from workflow_scripts.vocoders.chunking import Chunk, place_chunk, plan_chunks
 

@@ -3,8 +3,8 @@ one mel convention -> waveform at that convention's sample rate, and the neural 
 
 Each vocoder declares the conventions it accepts (neural vocoders accept exactly the one they were trained on);
 the pipeline only ever hands a vocoder features made in its configured convention. Adding a vocoder means
-writing one subclass with its options dataclass (in :mod:`workflow_scripts.pipeline.options`, which the configuration
-check imports without torch, with the conventions it accepts) and registering both.
+writing one subclass with its options dataclass (in :mod:`workflow_scripts.pipeline.vocoder_options`, which the
+configuration check imports without torch, with the conventions it accepts) and registering both.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from workflow_scripts.pipeline.options import HiFiGANOptions, VocoderOptions, WaveNetOptions
+from workflow_scripts.pipeline.vocoder_options import HiFiGANOptions, VocoderOptions, WaveNetOptions
 from workflow_scripts.vocoders.base import Vocoder
 from workflow_scripts.vocoders.chunking import place_chunk, plan_chunks
 from workflow_scripts.vocoders.griffinlim import GriffinLim
@@ -77,7 +77,7 @@ class WaveNetVocoder(Vocoder):
         return audio.numpy()
 
 
-# Keyed like options.VOCODER_OPTIONS, each with its Options class there (tested).
+# Keyed like vocoder_options.VOCODER_OPTIONS, each with its Options class there (tested).
 VOCODERS: dict[str, type[Vocoder]] = {"griffinlim": GriffinLim, "hifigan": HiFiGAN, "wavenet": WaveNetVocoder}
 
 
