@@ -15,7 +15,8 @@ from workflow_scripts.pipeline.settings import load_pipeline
 from workflow_scripts.vocoders.chunking import plan_chunks
 from workflow_scripts.vocoders.hifigan import Generator, bundled_config, fold_weight_norm, load_generator
 from workflow_scripts.vocoders.registry import VOCODERS, HiFiGAN, WaveNetVocoder
-from workflow_scripts.vocoders.wavenet import LOG_SCALE_MIN, FastWaveNet, build_wavenet, load_wavenet, render
+from workflow_scripts.vocoders.wavenet import LOG_SCALE_MIN, FastWaveNet, render
+from workflow_scripts.vocoders.wavenet_checkpoint import build_wavenet, load_wavenet
 
 # --- HiFi-GAN ------------------------------------------------------------------------------------------------
 

@@ -20,7 +20,8 @@ from workflow_scripts.vocoders.base import Vocoder
 from workflow_scripts.vocoders.chunking import place_chunk, plan_chunks
 from workflow_scripts.vocoders.griffinlim import GriffinLim
 from workflow_scripts.vocoders.hifigan import load_generator
-from workflow_scripts.vocoders.wavenet import FastWaveNet, load_wavenet, render
+from workflow_scripts.vocoders.wavenet import FastWaveNet, render
+from workflow_scripts.vocoders.wavenet_checkpoint import load_wavenet
 
 
 class HiFiGAN(Vocoder):
