@@ -13,10 +13,10 @@ import sys
 import torch
 
 from benchmarks.common import clip, peak_rss_mb, print_table, source_of, timed
-from workflow_scripts.backbones import BACKBONES
-from workflow_scripts.conventions import HIFIGAN
-from workflow_scripts.optimise import Objective
-from workflow_scripts.style_statistics import style_targets
+from workflow_scripts.audio.conventions import HIFIGAN
+from workflow_scripts.transfer.backbones import BACKBONES
+from workflow_scripts.transfer.optimise import Objective
+from workflow_scripts.transfer.style_statistics import style_targets
 
 BASELINE = "random_cnn"
 

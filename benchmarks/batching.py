@@ -34,8 +34,8 @@ import torch
 import yaml
 
 from benchmarks.common import clip, print_table, source_of
-from workflow_scripts.conventions import HIFIGAN
-from workflow_scripts.settings import GPU_BATCH_PAIRS
+from workflow_scripts.audio.conventions import HIFIGAN
+from workflow_scripts.pipeline.settings import GPU_BATCH_PAIRS
 
 REPO = Path(__file__).resolve().parents[1]
 ROOT = Path("bench_out/batching")

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from workflow_scripts.audio_io import load_audio, normalise, resample, to_mono
-from workflow_scripts.demo_corpus import bowed_tone, plucked_melody
+from workflow_scripts.audio.audio_io import load_audio, normalise, resample, to_mono
+from workflow_scripts.pipeline.demo_corpus import bowed_tone, plucked_melody
 
 
 def _seed_examples() -> Path:

@@ -11,7 +11,7 @@
 2. Job start-up: the time a fresh interpreter takes to import what each rule script imports, and which heavy
    packages that loads, so a job that imports what it does not use shows up. Every job pays this before its work.
 3. Corpus discovery: loading a config whose ``corpus_dir`` holds 10,000 audio files (discovery and validation,
-   :func:`workflow_scripts.settings.load_pipeline`).
+   :func:`workflow_scripts.pipeline.settings.load_pipeline`).
 4. The demo: ``snakemake -n`` on the repository's own ``config.yaml`` in an empty directory (best of 3), against
    the minimal Snakefile with the same job count.
 """
@@ -31,8 +31,8 @@ from pathlib import Path
 import yaml
 
 from benchmarks.common import print_table
-from workflow_scripts.options import BACKBONE_OPTIONS
-from workflow_scripts.settings import load_pipeline
+from workflow_scripts.pipeline.options import BACKBONE_OPTIONS
+from workflow_scripts.pipeline.settings import load_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 1.3

@@ -23,16 +23,16 @@ import yaml
 
 from benchmarks.common import clip, print_table, source_of, timed
 from benchmarks.dag import REPO
-from workflow_scripts import perceptual
-from workflow_scripts.conventions import EVALUATION, HIFIGAN
-from workflow_scripts.metrics import (
+from workflow_scripts.audio.conventions import EVALUATION, HIFIGAN
+from workflow_scripts.audio.pitch import f0_track
+from workflow_scripts.metrics import perceptual
+from workflow_scripts.metrics.metrics import (
     content_preservation,
     evaluation_db,
     evaluation_frame_rate,
     reconstruction_consistency,
     style_match,
 )
-from workflow_scripts.pitch import f0_track
 
 
 def run(seconds: float = 10.0) -> None:

@@ -1,10 +1,10 @@
 """The GPU targets (docs/gpu.md), measured where CUDA is visible; elsewhere the same code on the CPU at a reduced size,
 so that it is known to run (the targets apply to a GPU only; the CPU rows say nothing about them).
 
-On a GPU the job runtime's settings are applied first (:func:`workflow_scripts.device.configure_cuda`: IEEE float32,
-deterministic algorithms), as in the pipeline's jobs. Sized for a short GPU session: every table in under 3 minutes
-on an H100 / H200, the short tables first, each long table under a time budget (:data:`TABLE_BUDGET_S`; rows past
-it are listed as skipped, not measured).
+On a GPU the job runtime's settings are applied first (:func:`workflow_scripts.transfer.device.configure_cuda`: IEEE
+float32, deterministic algorithms), as in the pipeline's jobs. Sized for a short GPU session: every table in under 3
+minutes on an H100 / H200, the short tables first, each long table under a time budget (:data:`TABLE_BUDGET_S`; rows
+past it are listed as skipped, not measured).
 
 0. Start-up: the CUDA context (the first CUDA call of a process).
 1. Vocoders (first, so that their first calls are the process's first FFT and convolution calls): the first call
@@ -37,13 +37,13 @@ from benchmarks import optimiser
 from benchmarks.common import clip, print_table, source_of, synchronize, timed
 from benchmarks.transfer import matmul_peak_gflops, throughput
 from benchmarks.vocoders import vocoder_rows, wavenet_rows
-from workflow_scripts.backbones import BACKBONES
-from workflow_scripts.conventions import HIFIGAN
-from workflow_scripts.device import configure_cuda
-from workflow_scripts.optimise import Objective, matched_transfer, style_transfer
-from workflow_scripts.options import PRECISIONS, TransferOptions
-from workflow_scripts.precision import FeatureExtractor
-from workflow_scripts.style_statistics import style_targets
+from workflow_scripts.audio.conventions import HIFIGAN
+from workflow_scripts.pipeline.options import PRECISIONS, TransferOptions
+from workflow_scripts.transfer.backbones import BACKBONES
+from workflow_scripts.transfer.device import configure_cuda
+from workflow_scripts.transfer.optimise import Objective, matched_transfer, style_transfer
+from workflow_scripts.transfer.precision import FeatureExtractor
+from workflow_scripts.transfer.style_statistics import style_targets
 
 # seconds for `steps` L-BFGS steps on a 10 s clip (issue 20's targets)
 STEP_TARGETS = {"random_cnn": 0.5, "vgg19": 3.0, "resnet50": 3.0, "vit_b_16": 3.0}

@@ -23,14 +23,14 @@ import torch
 import yaml
 
 from benchmarks.common import clip, print_table, rss_mb, run_isolated, source_of
-from workflow_scripts.audio_io import save_audio
-from workflow_scripts.backbones import backbone_from_params
-from workflow_scripts.conventions import HIFIGAN
-from workflow_scripts.optimise import matched_transfer
-from workflow_scripts.pitch import f0_track
-from workflow_scripts.settings import load_pipeline
-from workflow_scripts.style_statistics import style_targets
-from workflow_scripts.vocoders import GriffinLim, HiFiGAN, Vocoder
+from workflow_scripts.audio.audio_io import save_audio
+from workflow_scripts.audio.conventions import HIFIGAN
+from workflow_scripts.audio.pitch import f0_track
+from workflow_scripts.pipeline.settings import load_pipeline
+from workflow_scripts.transfer.backbones import backbone_from_params
+from workflow_scripts.transfer.optimise import matched_transfer
+from workflow_scripts.transfer.style_statistics import style_targets
+from workflow_scripts.vocoders.registry import GriffinLim, HiFiGAN, Vocoder
 
 REPO = Path(__file__).resolve().parents[1]
 STYLE_SECONDS = 10.0
@@ -62,7 +62,7 @@ def timed(stage: str, audio_seconds: float, work: Any) -> dict[str, Any]:
 
 def pitch_case(folder: Path) -> dict[str, Any]:
     """Rule pitch: CREPE F0 at every mel frame of the content, written beside it."""
-    from workflow_scripts.audio_io import load_audio
+    from workflow_scripts.audio.audio_io import load_audio
 
     audio, rate = load_audio(folder / "content.wav")
     frames = HIFIGAN.frames_for(audio.shape[-1])
@@ -146,8 +146,8 @@ WINDOWS_SECONDS = 60.0
 def windows_case(window_frames: int, folder: Path) -> dict[str, Any]:
     """gatys (random_cnn, config.yaml's options) on a 60 s clip, in windows of ``window_frames`` (0: whole clip);
     the stylised mel is saved for the sheet. Losses are the objective of the whole result against the whole clip."""
-    from workflow_scripts.metrics import content_preservation, decibels, evaluation_frame_rate, style_match
-    from workflow_scripts.optimise import Objective, style_transfer
+    from workflow_scripts.metrics.metrics import content_preservation, decibels, evaluation_frame_rate, style_match
+    from workflow_scripts.transfer.optimise import Objective, style_transfer
 
     pipeline = load_pipeline(yaml.safe_load((REPO / "config.yaml").read_text()))
     options = dataclasses.replace(pipeline.transfer, method="gatys", window_frames=window_frames)
@@ -171,7 +171,7 @@ def windows_case(window_frames: int, folder: Path) -> dict[str, Any]:
 
 def run_windows() -> None:
     """Windowed against whole-clip gatys on a 60 s clip, and a sheet of both around the first seam."""
-    from workflow_scripts.options import TransferOptions
+    from workflow_scripts.pipeline.options import TransferOptions
 
     window = TransferOptions().window_frames
     folder = Path("bench_out/long_windows")

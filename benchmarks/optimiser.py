@@ -21,11 +21,11 @@ from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.backbones import unit_mel
 from benchmarks.common import print_table, source_of
-from workflow_scripts.backbones import RandomCNN
-from workflow_scripts.conventions import HIFIGAN
-from workflow_scripts.optimise import Objective, _optimise, evaluator
-from workflow_scripts.options import TransferOptions
-from workflow_scripts.style_statistics import style_targets
+from workflow_scripts.audio.conventions import HIFIGAN
+from workflow_scripts.pipeline.options import TransferOptions
+from workflow_scripts.transfer.backbones import RandomCNN
+from workflow_scripts.transfer.optimise import Objective, _optimise, evaluator
+from workflow_scripts.transfer.style_statistics import style_targets
 
 SYNCS = ("aten::_local_scalar_dense", "aten::equal")
 # Operations that launch no kernel: views, allocations, metadata.

@@ -31,10 +31,10 @@ import yaml
 
 from benchmarks.common import print_table
 from benchmarks.quality_corpus import CLIPS, PAIRS, BenchClip, build
-from workflow_scripts.audio_io import load_audio
-from workflow_scripts.conventions import HIFIGAN
-from workflow_scripts.metrics import decibels
-from workflow_scripts.options import BACKBONE_OPTIONS
+from workflow_scripts.audio.audio_io import load_audio
+from workflow_scripts.audio.conventions import HIFIGAN
+from workflow_scripts.metrics.metrics import decibels
+from workflow_scripts.pipeline.options import BACKBONE_OPTIONS
 
 REPO = Path(__file__).resolve().parents[1]
 ROOT = Path("bench_out/quality")

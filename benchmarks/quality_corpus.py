@@ -29,7 +29,7 @@ import numpy as np
 import soundfile as sf
 
 from benchmarks.common import SEED_EXAMPLES
-from workflow_scripts.audio_io import load_audio, to_mono
+from workflow_scripts.audio.audio_io import load_audio, to_mono
 
 CACHE = Path("bench_out/quality/sources")
 SOUNDFONT = "usr/share/sounds/sf2/FluidR3_GM.sf2"

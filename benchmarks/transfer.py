@@ -3,7 +3,7 @@
 The two engines optimise in different spaces (the reference: 1025 linear ``log1p`` bins; the project: mel bands
 in the vocoder's convention), so their results are compared on the audio each renders with its own Griffin-Lim,
 in a common space: the published objective computed on the evaluation mel
-(:data:`~workflow_scripts.conventions.EVALUATION`, the space of every metric), i.e. ``log(1 + mel magnitude)``
+(:data:`~workflow_scripts.audio.conventions.EVALUATION`, the space of every metric), i.e. ``log(1 + mel magnitude)``
 through one random layer of 4096 filters of width 11 with a seed neither engine uses. Its relative Gram loss
 against the style clip is the "common style loss". Beside it: the same loss in the reference's own space (its
 1025 linear bins, again an unused seed), and the metrics' texture distance and content preservation. Time to reach
@@ -25,22 +25,22 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks import ulyanov_reference
 from benchmarks.common import clip, print_table, source_of, timed
-from workflow_scripts.backbones import RandomCNN, backbone_from_params
-from workflow_scripts.conventions import EVALUATION, get_convention
-from workflow_scripts.losses import GramTarget
-from workflow_scripts.metrics import (
+from workflow_scripts.audio.conventions import EVALUATION, get_convention
+from workflow_scripts.audio.pitch import f0_track
+from workflow_scripts.metrics.metrics import (
     content_preservation,
     evaluation_db,
     evaluation_frame_rate,
     texture_distance,
     texture_statistics,
 )
-from workflow_scripts.optimise import Objective, matched_transfer, style_transfer
-from workflow_scripts.pitch import f0_track
-from workflow_scripts.settings import load_pipeline
-from workflow_scripts.spectrogram_image import spectrogram_panels
-from workflow_scripts.style_statistics import style_targets
-from workflow_scripts.vocoders import HiFiGAN, vocoder_from_params
+from workflow_scripts.pipeline.settings import load_pipeline
+from workflow_scripts.report.spectrogram_image import spectrogram_panels
+from workflow_scripts.transfer.backbones import RandomCNN, backbone_from_params
+from workflow_scripts.transfer.losses import GramTarget
+from workflow_scripts.transfer.optimise import Objective, matched_transfer, style_transfer
+from workflow_scripts.transfer.style_statistics import style_targets
+from workflow_scripts.vocoders.registry import HiFiGAN, vocoder_from_params
 
 CONFIG = Path(__file__).resolve().parents[1] / "config.yaml"
 FIGURE = Path("bench_out/transfer.png")

@@ -19,8 +19,8 @@ import numpy as np
 import scipy.optimize
 import torch
 
-from workflow_scripts.conventions import HIFIGAN
-from workflow_scripts.vocoders import griffin_lim
+from workflow_scripts.audio.conventions import HIFIGAN
+from workflow_scripts.vocoders.registry import griffin_lim
 
 # Only the framing of this convention is used (stft / istft for Griffin-Lim); its mel fields are ignored.
 FRAMING = dataclasses.replace(HIFIGAN, name="ulyanov", n_fft=2048, win_length=2048, hop_length=512)

@@ -8,10 +8,10 @@ from typing import Any
 import torch
 
 from benchmarks.common import clip, print_table, source_of, timed
-from workflow_scripts.conventions import HIFIGAN, WAVENET
-from workflow_scripts.metrics import log_mel_error_db
-from workflow_scripts.vocoders import GriffinLim, HiFiGAN, WaveNetVocoder
-from workflow_scripts.wavenet import LOG_SCALE_MIN, FastWaveNet, build_wavenet, render
+from workflow_scripts.audio.conventions import HIFIGAN, WAVENET
+from workflow_scripts.metrics.metrics import log_mel_error_db
+from workflow_scripts.vocoders.registry import GriffinLim, HiFiGAN, WaveNetVocoder
+from workflow_scripts.vocoders.wavenet import LOG_SCALE_MIN, FastWaveNet, build_wavenet, render
 
 
 def vocoder_rows(seconds: float = 10.0, device: str = "cpu") -> list[dict[str, Any]]:

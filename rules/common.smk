@@ -8,17 +8,20 @@ import sys
 from jsonschema import ValidationError
 from snakemake.utils import min_version, validate
 
-from workflow_scripts.errors import ConfigError
-from workflow_scripts.options import CONVENTION_SAMPLE_RATES, EVALUATION_CONVENTION
-from workflow_scripts.provenance import config_hash
-from workflow_scripts.runtime import (
+from workflow_scripts.pipeline.errors import ConfigError
+from workflow_scripts.pipeline.options import (
+    CONVENTION_SAMPLE_RATES,
+    EVALUATION_CONVENTION,
+)
+from workflow_scripts.pipeline.provenance import config_hash
+from workflow_scripts.pipeline.runtime import (
     clear_failure_records,
     end_of_run_message,
     failure_records,
     write_failures_table,
 )
-from workflow_scripts.schema_errors import schema_error_line
-from workflow_scripts.settings import load_pipeline, replace_named_sets
+from workflow_scripts.pipeline.schema_errors import schema_error_line
+from workflow_scripts.pipeline.settings import load_pipeline, replace_named_sets
 
 min_version("9.0")
 
@@ -66,7 +69,8 @@ PATTERNS = {
 }
 
 
-# How the GPU-capable jobs (style_stats, transfer, vocode) pick and set up their device (workflow_scripts/device.py).
+# How the GPU-capable jobs (style_stats, transfer, vocode) pick and set up their device
+# (workflow_scripts/transfer/device.py).
 DEVICE = {"name": config["device"], "deterministic": config["deterministic"]}
 
 # The knn transfer also reads the style's mel and both clips' F0 (rule pitch); gatys needs neither.
@@ -225,8 +229,8 @@ CORPUS_RESULTS = {
 
 def finish_run(dag):
     """End of a run (onsuccess, onerror): results/failures.tsv; after a failure, the corpus results this run was to
-    rebuild, made from the outputs that are current (workflow_scripts/provisional.py); a report left from before
-    this run's changes removed; then where everything is.
+    rebuild, made from the outputs that are current (workflow_scripts/pipeline/provisional.py); a report left from
+    before this run's changes removed; then where everything is.
 
     ``dag`` is Snakemake's: the files of jobs it set out to run, and of those it has not finished.
     """
@@ -238,7 +242,7 @@ def finish_run(dag):
     provisional = []
     if unfinished & set(CORPUS_RESULTS.values()):
         # imported here: pandas, matplotlib and jinja2 would slow every Snakefile parse
-        from workflow_scripts.provisional import write_provisional_results
+        from workflow_scripts.pipeline.provisional import write_provisional_results
 
         provisional = write_provisional_results(
             outputs=per_output_keys(),

@@ -43,7 +43,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if requested == "cuda":
         import torch
 
-        from workflow_scripts.device import configure_cuda
+        from workflow_scripts.transfer.device import configure_cuda
 
         if not torch.cuda.is_available():
             raise pytest.UsageError(
@@ -98,7 +98,7 @@ def melody_and_style() -> tuple[np.ndarray, np.ndarray]:
     frames)."""
     import torch
 
-    from workflow_scripts.conventions import HIFIGAN
+    from workflow_scripts.audio.conventions import HIFIGAN
 
     def unit_mel(audio: np.ndarray) -> np.ndarray:
         return HIFIGAN.to_unit(torch.from_numpy(HIFIGAN.features(audio))).numpy()

@@ -3,11 +3,11 @@ import pytest
 import soundfile as sf
 from conftest import harmonic, noise_bursts, silence, write_wav
 
-from workflow_scripts.artifacts import atomic_path
-from workflow_scripts.audio_io import load_audio, normalise, resample, to_mono
-from workflow_scripts.errors import InputError
-from workflow_scripts.options import TrimSettings
-from workflow_scripts.vad import trim, voiced_span
+from workflow_scripts.audio.audio_io import load_audio, normalise, resample, to_mono
+from workflow_scripts.audio.vad import trim, voiced_span
+from workflow_scripts.pipeline.artifacts import atomic_path
+from workflow_scripts.pipeline.errors import InputError
+from workflow_scripts.pipeline.options import TrimSettings
 
 SR = 16000
 

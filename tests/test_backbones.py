@@ -9,13 +9,13 @@ import torchvision
 from conftest import chirp, harmonic, silence
 from torchvision.models.feature_extraction import create_feature_extractor
 
-from workflow_scripts.backbones import VGG19, ResNet50, ViTB16, mel_to_image
-from workflow_scripts.conventions import HIFIGAN
-from workflow_scripts.errors import ConfigError, InputError
-from workflow_scripts.optimise import Objective, style_transfer
-from workflow_scripts.options import TransferOptions, imagenet_cache_path
-from workflow_scripts.precision import FeatureExtractor
-from workflow_scripts.style_statistics import style_targets
+from workflow_scripts.audio.conventions import HIFIGAN
+from workflow_scripts.pipeline.errors import ConfigError, InputError
+from workflow_scripts.pipeline.options import TransferOptions, imagenet_cache_path
+from workflow_scripts.transfer.backbones import VGG19, ResNet50, ViTB16, mel_to_image
+from workflow_scripts.transfer.optimise import Objective, style_transfer
+from workflow_scripts.transfer.precision import FeatureExtractor
+from workflow_scripts.transfer.style_statistics import style_targets
 
 N_MELS = 80
 
@@ -223,7 +223,7 @@ def test_short_transfer_reduces_style_loss_tenfold_and_keeps_duration(kind, shor
 def test_layer_weights_are_parsed_from_the_config(tmp_path, monkeypatch):
     from conftest import tiny_config, write_wav
 
-    from workflow_scripts.settings import load_pipeline
+    from workflow_scripts.pipeline.settings import load_pipeline
 
     monkeypatch.chdir(tmp_path)
     for name in ("tone", "chirp", "noise"):

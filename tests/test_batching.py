@@ -21,21 +21,22 @@ from conftest import (
     write_wav,
 )
 
-from workflow_scripts import optimise, settings
-from workflow_scripts.backbones import RandomCNN
-from workflow_scripts.batching import optimise_together
-from workflow_scripts.conventions import HIFIGAN
-from workflow_scripts.optimise import (
+from workflow_scripts.audio.conventions import HIFIGAN
+from workflow_scripts.pipeline import settings
+from workflow_scripts.pipeline.options import TransferOptions
+from workflow_scripts.pipeline.settings import load_pipeline
+from workflow_scripts.transfer import optimise
+from workflow_scripts.transfer.backbones import RandomCNN
+from workflow_scripts.transfer.batching import optimise_together
+from workflow_scripts.transfer.optimise import (
     matched_transfer,
     matched_transfer_batch,
     style_transfer,
     style_transfer_batch,
     time_windows,
 )
-from workflow_scripts.options import TransferOptions
-from workflow_scripts.precision import FeatureExtractor
-from workflow_scripts.settings import load_pipeline
-from workflow_scripts.style_statistics import style_targets
+from workflow_scripts.transfer.precision import FeatureExtractor
+from workflow_scripts.transfer.style_statistics import style_targets
 
 SR = HIFIGAN.sample_rate
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from workflow_scripts.chunking import Chunk, place_chunk, plan_chunks, transposed_conv_reach
+from workflow_scripts.vocoders.chunking import Chunk, place_chunk, plan_chunks, transposed_conv_reach
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import soundfile as sf
 import yaml
 from conftest import REPO, TEST_DEVICE, chirp, harmonic, noise_bursts, silence, snakemake
 
-from workflow_scripts import cli
+from workflow_scripts.pipeline import cli
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "audio-style-transfer"
 # The tiny options of conftest.tiny_config, as a user's --config file (no corpus: the command gives it)
@@ -151,7 +151,8 @@ def test_a_command_that_cannot_run_says_why_in_one_line(tmp_path, capsys, args, 
 
 def test_the_command_imports_nothing_heavy():
     code = (
-        "import sys, workflow_scripts.cli\nprint([m for m in ('torch', 'torchvision', 'librosa') if m in sys.modules])"
+        "import sys, workflow_scripts.pipeline.cli\n"
+        "print([m for m in ('torch', 'torchvision', 'librosa') if m in sys.modules])"
     )
     process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert process.stdout.strip() == "[]"

@@ -4,7 +4,14 @@ import pytest
 import torch
 from conftest import harmonic
 
-from workflow_scripts.conventions import CONVENTIONS, HIFIGAN, WAVENET, _overlap_add, get_convention, unit_to_amplitude
+from workflow_scripts.audio.conventions import (
+    CONVENTIONS,
+    HIFIGAN,
+    WAVENET,
+    _overlap_add,
+    get_convention,
+    unit_to_amplitude,
+)
 
 
 def reference_magnitude(audio: np.ndarray, n_fft: int, hop: int) -> np.ndarray:

@@ -14,17 +14,18 @@ import pytest
 import torch
 from conftest import REPO
 
-from workflow_scripts import matching, pitch
-from workflow_scripts.backbones import RandomCNN
-from workflow_scripts.conventions import HIFIGAN, mel_to_magnitude
-from workflow_scripts.device import CUBLAS_WORKSPACE_CONFIG, configure_cuda, job_device, resolve_device
-from workflow_scripts.errors import InputError
-from workflow_scripts.hifigan import Generator, bundled_config
-from workflow_scripts.losses import GramTarget
-from workflow_scripts.optimise import Objective, initial_mel
-from workflow_scripts.options import TransferOptions
-from workflow_scripts.precision import FeatureExtractor
-from workflow_scripts.vocoders import griffin_lim
+from workflow_scripts.audio import pitch
+from workflow_scripts.audio.conventions import HIFIGAN, mel_to_magnitude
+from workflow_scripts.pipeline.errors import InputError
+from workflow_scripts.pipeline.options import TransferOptions
+from workflow_scripts.transfer import matching
+from workflow_scripts.transfer.backbones import RandomCNN
+from workflow_scripts.transfer.device import CUBLAS_WORKSPACE_CONFIG, configure_cuda, job_device, resolve_device
+from workflow_scripts.transfer.losses import GramTarget
+from workflow_scripts.transfer.optimise import Objective, initial_mel
+from workflow_scripts.transfer.precision import FeatureExtractor
+from workflow_scripts.vocoders.hifigan import Generator, bundled_config
+from workflow_scripts.vocoders.registry import griffin_lim
 
 META = torch.device("meta")
 

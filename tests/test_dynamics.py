@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from conftest import silence
 
-from workflow_scripts import dynamics
-from workflow_scripts.metrics import evaluation_db
+from workflow_scripts.metrics import dynamics
+from workflow_scripts.metrics.metrics import evaluation_db
 
 SR = 22050
 

@@ -6,12 +6,12 @@ import pytest
 import torch
 
 from benchmarks.optimiser import count_ops
-from workflow_scripts.backbones import RandomCNN
-from workflow_scripts.conventions import HIFIGAN
-from workflow_scripts.lbfgs import DeviceLBFGS
-from workflow_scripts.optimise import CHECK_EVERY, matched_transfer, style_transfer
-from workflow_scripts.options import TransferOptions
-from workflow_scripts.style_statistics import style_targets
+from workflow_scripts.audio.conventions import HIFIGAN
+from workflow_scripts.pipeline.options import TransferOptions
+from workflow_scripts.transfer.backbones import RandomCNN
+from workflow_scripts.transfer.lbfgs import DeviceLBFGS
+from workflow_scripts.transfer.optimise import CHECK_EVERY, matched_transfer, style_transfer
+from workflow_scripts.transfer.style_statistics import style_targets
 
 
 def two_loop(grad: torch.Tensor, pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from workflow_scripts.losses import GramTarget, content_loss, gram
+from workflow_scripts.transfer.losses import GramTarget, content_loss, gram
 
 
 @pytest.mark.parametrize(("channels", "frames", "style_frames"), [(300, 40, 50), (16, 90, 70)])

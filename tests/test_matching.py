@@ -8,12 +8,12 @@ import torch
 import torch.nn.functional as F
 from conftest import harmonic, noise_bursts, silence
 
-from workflow_scripts import matching
-from workflow_scripts.backbones import RandomCNN
-from workflow_scripts.conventions import HIFIGAN
-from workflow_scripts.optimise import TransferOptions, matched_transfer
-from workflow_scripts.options import MatchingOptions
-from workflow_scripts.style_statistics import style_targets
+from workflow_scripts.audio.conventions import HIFIGAN
+from workflow_scripts.pipeline.options import MatchingOptions
+from workflow_scripts.transfer import matching
+from workflow_scripts.transfer.backbones import RandomCNN
+from workflow_scripts.transfer.optimise import TransferOptions, matched_transfer
+from workflow_scripts.transfer.style_statistics import style_targets
 
 SR = HIFIGAN.sample_rate
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import REPO, harmonic, noise_bursts, silence
 
-from workflow_scripts.conventions import EVALUATION, HIFIGAN, WAVENET
-from workflow_scripts.metrics import (
+from workflow_scripts.audio.conventions import EVALUATION, HIFIGAN, WAVENET
+from workflow_scripts.metrics.metrics import (
     SILENCE_DBFS,
     SPECTRAL_CONVERGENCE_FLOOR_DB,
     audio_checks,
@@ -23,8 +23,8 @@ from workflow_scripts.metrics import (
     texture_distance,
     texture_statistics,
 )
-from workflow_scripts.metrics_table import write_row
-from workflow_scripts.spectrogram_image import (
+from workflow_scripts.metrics.metrics_table import write_row
+from workflow_scripts.report.spectrogram_image import (
     LABEL_HEIGHT,
     MARGIN_LEFT,
     MARGIN_RIGHT,
@@ -111,7 +111,7 @@ def test_job_usage_counts_from_process_start_and_peak_memory():
         "import time; time.sleep(0.5)\n"
         "import json, numpy as np\n"
         "block = np.ones(300 * 2**20, dtype=np.uint8); del block\n"
-        "from workflow_scripts.runtime import job_usage\n"
+        "from workflow_scripts.pipeline.runtime import job_usage\n"
         "print(json.dumps(job_usage()))\n"
     )
     usage = json.loads(subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, check=True).stdout)

@@ -8,14 +8,14 @@ import torch
 import wavenet_vocoder.wavenet
 from conftest import harmonic, silence
 
-from workflow_scripts.chunking import plan_chunks
-from workflow_scripts.conventions import HIFIGAN, WAVENET, MelConvention
-from workflow_scripts.errors import ConfigError, InputError
-from workflow_scripts.hifigan import Generator, bundled_config, fold_weight_norm, load_generator
-from workflow_scripts.metrics import decibels, log_mel_error_db
-from workflow_scripts.settings import load_pipeline
-from workflow_scripts.vocoders import HiFiGAN, WaveNetVocoder
-from workflow_scripts.wavenet import LOG_SCALE_MIN, FastWaveNet, build_wavenet, load_wavenet, render
+from workflow_scripts.audio.conventions import HIFIGAN, WAVENET, MelConvention
+from workflow_scripts.metrics.metrics import decibels, log_mel_error_db
+from workflow_scripts.pipeline.errors import ConfigError, InputError
+from workflow_scripts.pipeline.settings import load_pipeline
+from workflow_scripts.vocoders.chunking import plan_chunks
+from workflow_scripts.vocoders.hifigan import Generator, bundled_config, fold_weight_norm, load_generator
+from workflow_scripts.vocoders.registry import HiFiGAN, WaveNetVocoder
+from workflow_scripts.vocoders.wavenet import LOG_SCALE_MIN, FastWaveNet, build_wavenet, load_wavenet, render
 
 # --- HiFi-GAN ------------------------------------------------------------------------------------------------
 

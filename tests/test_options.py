@@ -10,16 +10,16 @@ import torch
 import torchvision
 from conftest import REPO, make_workdir, tiny_config
 
-from workflow_scripts.backbones import BACKBONES
-from workflow_scripts.conventions import CONVENTIONS, EVALUATION
-from workflow_scripts.options import (
+from workflow_scripts.audio.conventions import CONVENTIONS, EVALUATION
+from workflow_scripts.pipeline.options import (
     BACKBONE_OPTIONS,
     CONVENTION_SAMPLE_RATES,
     EVALUATION_CONVENTION,
     VOCODER_OPTIONS,
     torch_hub_dir,
 )
-from workflow_scripts.vocoders import VOCODERS
+from workflow_scripts.transfer.backbones import BACKBONES
+from workflow_scripts.vocoders.registry import VOCODERS
 
 HEAVY = ("torch", "torchvision", "librosa")
 
@@ -40,8 +40,8 @@ def test_loading_a_config_imports_nothing_heavy(tmp_path):
     make_workdir(tmp_path, tiny_config(backbones={"random_cnn": {}, "vgg19": {}}, vocoders={"griffinlim": {}}))
     code = (
         "import yaml\n"
-        "from workflow_scripts.settings import load_pipeline\n"
-        "from workflow_scripts.runtime import write_failures_table\n"
+        "from workflow_scripts.pipeline.settings import load_pipeline\n"
+        "from workflow_scripts.pipeline.runtime import write_failures_table\n"
         "pipeline = load_pipeline(yaml.safe_load(open('config.yaml')))\n"
         "assert set(pipeline.backbones) == {'random_cnn', 'vgg19'}\n"
     )

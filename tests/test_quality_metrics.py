@@ -10,8 +10,9 @@ import pytest
 import torch
 from conftest import harmonic, noise_bursts, silence
 
-from workflow_scripts import perceptual, pitch
-from workflow_scripts.conventions import HIFIGAN
+from workflow_scripts.audio import pitch
+from workflow_scripts.audio.conventions import HIFIGAN
+from workflow_scripts.metrics import perceptual
 
 SR = 22050
 

@@ -12,11 +12,11 @@ import pytest
 import soundfile as sf
 from conftest import REPO, chirp, harmonic, make_workdir, silence, snakemake, tiny_config, write_config, write_wav
 
-from workflow_scripts.audio_io import load_audio, normalise, resample, to_mono
-from workflow_scripts.conventions import HIFIGAN
-from workflow_scripts.errors import InputError
-from workflow_scripts.options import TrimSettings
-from workflow_scripts.vad import trim
+from workflow_scripts.audio.audio_io import load_audio, normalise, resample, to_mono
+from workflow_scripts.audio.conventions import HIFIGAN
+from workflow_scripts.audio.vad import trim
+from workflow_scripts.pipeline.errors import InputError
+from workflow_scripts.pipeline.options import TrimSettings
 
 FORMATS = [  # (file name, libsndfile format, subtype, channels, sample rate)
     ("u8.wav", "WAV", "PCM_U8", 1, 16000),

@@ -5,10 +5,10 @@ import io
 
 import pandas as pd
 
-from workflow_scripts import runtime
-from workflow_scripts.metrics_table import aggregate, built, read_table
-from workflow_scripts.provenance import config_hash, git_commit
-from workflow_scripts.runtime import ProgressLines, end_of_run_message, failure_of, job_label
+from workflow_scripts.metrics.metrics_table import aggregate, built, read_table
+from workflow_scripts.pipeline import runtime
+from workflow_scripts.pipeline.provenance import config_hash, git_commit
+from workflow_scripts.pipeline.runtime import ProgressLines, end_of_run_message, failure_of, job_label
 
 OUTPUT = {"content": "tone", "style": "chirp", "backbone": "random_cnn", "vocoder": "griffinlim"}
 

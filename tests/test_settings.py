@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from conftest import harmonic, tiny_config, write_wav
 
-from workflow_scripts.errors import ConfigError
-from workflow_scripts.settings import load_pipeline
+from workflow_scripts.pipeline.errors import ConfigError
+from workflow_scripts.pipeline.settings import load_pipeline
 
 
 @pytest.fixture

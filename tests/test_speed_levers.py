@@ -12,15 +12,15 @@ import pytest
 import torch
 from conftest import make_workdir, tiny_config
 
-from workflow_scripts import matching
-from workflow_scripts.backbones import VGG19, RandomCNN, ResNet50, ViTB16
-from workflow_scripts.conventions import HIFIGAN
-from workflow_scripts.errors import ConfigError
-from workflow_scripts.optimise import Objective, style_transfer
-from workflow_scripts.options import MatchingOptions, TransferOptions
-from workflow_scripts.precision import FeatureExtractor
-from workflow_scripts.settings import load_pipeline
-from workflow_scripts.style_statistics import style_targets
+from workflow_scripts.audio.conventions import HIFIGAN
+from workflow_scripts.pipeline.errors import ConfigError
+from workflow_scripts.pipeline.options import MatchingOptions, TransferOptions
+from workflow_scripts.pipeline.settings import load_pipeline
+from workflow_scripts.transfer import matching
+from workflow_scripts.transfer.backbones import VGG19, RandomCNN, ResNet50, ViTB16
+from workflow_scripts.transfer.optimise import Objective, style_transfer
+from workflow_scripts.transfer.precision import FeatureExtractor
+from workflow_scripts.transfer.style_statistics import style_targets
 
 # bfloat16 against float32 at one point near the content: relative difference of the total loss and cosine of the
 # gradients. Measured (120 frames): random_cnn 4e-6 / 0.99999, vgg19 1.0e-3 / 0.972, resnet50 3.4e-3 / 0.978,

@@ -6,10 +6,10 @@ import pytest
 import torch
 from conftest import make_workdir, snakemake, tiny_config
 
-from workflow_scripts.backbones import RandomCNN
-from workflow_scripts.losses import GramTarget
-from workflow_scripts.optimise import Objective
-from workflow_scripts.style_statistics import load_style_targets, save_style_targets, style_targets
+from workflow_scripts.transfer.backbones import RandomCNN
+from workflow_scripts.transfer.losses import GramTarget
+from workflow_scripts.transfer.optimise import Objective
+from workflow_scripts.transfer.style_statistics import load_style_targets, save_style_targets, style_targets
 
 
 def job_counts(dry_run_stdout: str) -> dict[str, int]:

@@ -7,11 +7,10 @@ import pytest
 import torch
 from conftest import chirp, harmonic, silence
 
-from workflow_scripts.backbones import RandomCNN, build_backbone
-from workflow_scripts.chunking import plan_chunks
-from workflow_scripts.conventions import HIFIGAN, NNLS_BLOCK_FRAMES, WAVENET, mel_to_magnitude
-from workflow_scripts.errors import InputError
-from workflow_scripts.optimise import (
+from workflow_scripts.audio.conventions import HIFIGAN, NNLS_BLOCK_FRAMES, WAVENET, mel_to_magnitude
+from workflow_scripts.pipeline.errors import InputError
+from workflow_scripts.transfer.backbones import RandomCNN, build_backbone
+from workflow_scripts.transfer.optimise import (
     WINDOW_OVERLAP,
     Objective,
     TransferOptions,
@@ -19,8 +18,9 @@ from workflow_scripts.optimise import (
     style_transfer,
     time_windows,
 )
-from workflow_scripts.style_statistics import style_targets
-from workflow_scripts.vocoders import GriffinLim, fast_griffin_lim, griffin_lim
+from workflow_scripts.transfer.style_statistics import style_targets
+from workflow_scripts.vocoders.chunking import plan_chunks
+from workflow_scripts.vocoders.registry import GriffinLim, fast_griffin_lim, griffin_lim
 
 
 def unit_mel(audio: np.ndarray) -> np.ndarray:
@@ -111,8 +111,8 @@ def test_lbfgs_transfer_reduces_style_loss_and_keeps_shape(content_and_style, in
 
 
 def small_cnn_style_loss(start, content, style) -> float:
-    from workflow_scripts.optimise import Objective
-    from workflow_scripts.style_statistics import style_targets
+    from workflow_scripts.transfer.optimise import Objective
+    from workflow_scripts.transfer.style_statistics import style_targets
 
     backbone = small_cnn()
     objective = Objective(backbone, torch.from_numpy(content), style_targets(backbone, torch.from_numpy(style)))
@@ -123,8 +123,8 @@ def small_cnn_style_loss(start, content, style) -> float:
 @pytest.mark.parametrize("optimizer", ["lbfgs", "lbfgs_device", "adam"])
 def test_history_losses_are_those_of_the_mel_each_step_ends_at(content_and_style, optimizer, device):
     """The history reuses the closure's last evaluation when the step accepted it; it must match recomputation."""
-    from workflow_scripts.optimise import Objective
-    from workflow_scripts.style_statistics import style_targets
+    from workflow_scripts.transfer.optimise import Objective
+    from workflow_scripts.transfer.style_statistics import style_targets
 
     content, style = content_and_style
     options = TransferOptions(optimizer=optimizer, iterations=6, tolerance=0,
@@ -173,7 +173,7 @@ def test_early_stop_on_convergence(content_and_style, device):
 def test_device_lbfgs_checks_for_early_stopping_every_few_steps(content_and_style, device):
     """As above, but the losses are read every CHECK_EVERY steps: the run stops at the first check after the rule
     says so, and the history holds every step it made."""
-    from workflow_scripts.optimise import CHECK_EVERY
+    from workflow_scripts.transfer.optimise import CHECK_EVERY
 
     content, _ = content_and_style
     options = TransferOptions(optimizer="lbfgs_device", iterations=100, patience=3)

@@ -8,8 +8,8 @@ import pytest
 import yaml
 from conftest import REPO, make_workdir, snakemake, tiny_config
 
-from workflow_scripts.schema_errors import first_schema_error
-from workflow_scripts.settings import replace_named_sets
+from workflow_scripts.pipeline.schema_errors import first_schema_error
+from workflow_scripts.pipeline.settings import replace_named_sets
 
 SCHEMA = yaml.safe_load((REPO / "schemas/config.schema.yaml").read_text())
 TOP_LEVEL_KEYS = ", ".join(SCHEMA["properties"])

@@ -1,9 +1,9 @@
 """Rule aggregate_metrics: all per-output rows in one table, with the configuration's hash and the code's commit."""
 
-from workflow_scripts.artifacts import atomic_path
-from workflow_scripts.metrics_table import aggregate
-from workflow_scripts.provenance import git_commit
-from workflow_scripts.runtime import run_step
+from workflow_scripts.metrics.metrics_table import aggregate
+from workflow_scripts.pipeline.artifacts import atomic_path
+from workflow_scripts.pipeline.provenance import git_commit
+from workflow_scripts.pipeline.runtime import run_step
 
 
 def main() -> None:

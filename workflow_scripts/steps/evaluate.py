@@ -5,12 +5,12 @@ import time
 
 import numpy as np
 
-from workflow_scripts.audio_io import load_audio
-from workflow_scripts.conventions import get_convention
-from workflow_scripts.metrics import decibels, output_row, read_json, read_output_audio
-from workflow_scripts.metrics_table import write_row
-from workflow_scripts.runtime import job_usage, run_step
-from workflow_scripts.spectrogram_image import spectrogram_panels
+from workflow_scripts.audio.audio_io import load_audio
+from workflow_scripts.audio.conventions import get_convention
+from workflow_scripts.metrics.metrics import decibels, output_row, read_json, read_output_audio
+from workflow_scripts.metrics.metrics_table import write_row
+from workflow_scripts.pipeline.runtime import job_usage, run_step
+from workflow_scripts.report.spectrogram_image import spectrogram_panels
 
 
 def write_metrics_row(transfer_summary: dict) -> None:

@@ -1,8 +1,8 @@
 """Rule mel: features of one clip in one mel convention, saved as float32 .npy (n_mels, frames)."""
 
-from workflow_scripts.audio_io import load_audio, save_array
-from workflow_scripts.conventions import get_convention
-from workflow_scripts.runtime import run_step
+from workflow_scripts.audio.audio_io import load_audio, save_array
+from workflow_scripts.audio.conventions import get_convention
+from workflow_scripts.pipeline.runtime import run_step
 
 
 def main() -> None:

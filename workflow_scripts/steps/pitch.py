@@ -4,10 +4,10 @@ import logging
 
 import numpy as np
 
-from workflow_scripts.audio_io import load_audio, save_array
-from workflow_scripts.conventions import get_convention
-from workflow_scripts.pitch import f0_track
-from workflow_scripts.runtime import run_step
+from workflow_scripts.audio.audio_io import load_audio, save_array
+from workflow_scripts.audio.conventions import get_convention
+from workflow_scripts.audio.pitch import f0_track
+from workflow_scripts.pipeline.runtime import run_step
 
 
 def main() -> None:

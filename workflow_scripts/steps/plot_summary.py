@@ -1,8 +1,8 @@
 """Rule plot_summary: style match against content preservation for every output of the corpus."""
 
-from workflow_scripts.metrics_table import read_table
-from workflow_scripts.plots import summary_scatter
-from workflow_scripts.runtime import run_step
+from workflow_scripts.metrics.metrics_table import read_table
+from workflow_scripts.pipeline.runtime import run_step
+from workflow_scripts.report.plots import summary_scatter
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Rule report: the self-contained HTML page of the whole corpus."""
 
-from workflow_scripts.report import Output, render_report
-from workflow_scripts.runtime import run_step
+from workflow_scripts.pipeline.runtime import run_step
+from workflow_scripts.report.report import Output, render_report
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Rule resample: mono mix-down, resampling to a convention's rate, level normalisation."""
 
-from workflow_scripts.audio_io import load_audio, normalise, resample, save_audio, to_mono
-from workflow_scripts.runtime import run_step
+from workflow_scripts.audio.audio_io import load_audio, normalise, resample, save_audio, to_mono
+from workflow_scripts.pipeline.runtime import run_step
 
 
 def main() -> None:

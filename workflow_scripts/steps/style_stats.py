@@ -5,11 +5,11 @@ import logging
 import numpy as np
 import torch
 
-from workflow_scripts.backbones import backbone_from_params
-from workflow_scripts.conventions import get_convention
-from workflow_scripts.device import job_device
-from workflow_scripts.runtime import run_step
-from workflow_scripts.style_statistics import save_style_targets, style_targets
+from workflow_scripts.audio.conventions import get_convention
+from workflow_scripts.pipeline.runtime import run_step
+from workflow_scripts.transfer.backbones import backbone_from_params
+from workflow_scripts.transfer.device import job_device
+from workflow_scripts.transfer.style_statistics import save_style_targets, style_targets
 
 
 def main() -> None:

@@ -1,8 +1,8 @@
 """Rule synthesize: render a built-in demo signal to WAV."""
 
-from workflow_scripts.audio_io import save_audio
-from workflow_scripts.demo_corpus import SAMPLE_RATE, SYNTHS
-from workflow_scripts.runtime import run_step
+from workflow_scripts.audio.audio_io import save_audio
+from workflow_scripts.pipeline.demo_corpus import SAMPLE_RATE, SYNTHS
+from workflow_scripts.pipeline.runtime import run_step
 
 
 def main() -> None:

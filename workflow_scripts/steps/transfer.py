@@ -5,14 +5,14 @@ import logging
 import numpy as np
 import torch
 
-from workflow_scripts.backbones import backbone_from_params
-from workflow_scripts.conventions import get_convention
-from workflow_scripts.device import job_device
-from workflow_scripts.optimise import matched_transfer, style_transfer
-from workflow_scripts.options import TransferOptions
-from workflow_scripts.runtime import job_usage, run_step
-from workflow_scripts.style_statistics import load_style_targets
-from workflow_scripts.stylised import write_stylised
+from workflow_scripts.audio.conventions import get_convention
+from workflow_scripts.pipeline.options import TransferOptions
+from workflow_scripts.pipeline.runtime import job_usage, run_step
+from workflow_scripts.transfer.backbones import backbone_from_params
+from workflow_scripts.transfer.device import job_device
+from workflow_scripts.transfer.optimise import matched_transfer, style_transfer
+from workflow_scripts.transfer.style_statistics import load_style_targets
+from workflow_scripts.transfer.stylised import write_stylised
 
 
 def main() -> None:

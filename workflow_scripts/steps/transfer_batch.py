@@ -1,5 +1,5 @@
 """Rule transfer (transfer.batch_pairs > 0): every content paired with one style, with one backbone, transferred in
-one job as batched problems (workflow_scripts/optimise.py), each pair's files written into the style's batch
+one job as batched problems (workflow_scripts/transfer/optimise.py), each pair's files written into the style's batch
 directory (rule transfer_output copies them to the pair's own paths)."""
 
 import logging
@@ -7,14 +7,14 @@ import logging
 import numpy as np
 import torch
 
-from workflow_scripts.backbones import backbone_from_params
-from workflow_scripts.conventions import get_convention
-from workflow_scripts.device import job_device
-from workflow_scripts.optimise import matched_transfer_batch, style_transfer_batch
-from workflow_scripts.options import TransferOptions
-from workflow_scripts.runtime import job_usage, run_step
-from workflow_scripts.style_statistics import load_style_targets
-from workflow_scripts.stylised import batch_paths, write_stylised
+from workflow_scripts.audio.conventions import get_convention
+from workflow_scripts.pipeline.options import TransferOptions
+from workflow_scripts.pipeline.runtime import job_usage, run_step
+from workflow_scripts.transfer.backbones import backbone_from_params
+from workflow_scripts.transfer.device import job_device
+from workflow_scripts.transfer.optimise import matched_transfer_batch, style_transfer_batch
+from workflow_scripts.transfer.style_statistics import load_style_targets
+from workflow_scripts.transfer.stylised import batch_paths, write_stylised
 
 
 def main() -> None:

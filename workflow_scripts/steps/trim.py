@@ -2,10 +2,10 @@
 
 import logging
 
-from workflow_scripts.audio_io import load_audio, save_audio
-from workflow_scripts.options import TrimSettings
-from workflow_scripts.runtime import run_step
-from workflow_scripts.vad import trim
+from workflow_scripts.audio.audio_io import load_audio, save_audio
+from workflow_scripts.audio.vad import trim
+from workflow_scripts.pipeline.options import TrimSettings
+from workflow_scripts.pipeline.runtime import run_step
 
 
 def main() -> None:

@@ -6,11 +6,11 @@ import logging
 import time
 from pathlib import Path
 
-from workflow_scripts.device import job_device
-from workflow_scripts.options import OUTPUT_FORMATS
-from workflow_scripts.rendering import render_file
-from workflow_scripts.runtime import run_step
-from workflow_scripts.vocoders import vocoder_from_params
+from workflow_scripts.pipeline.options import OUTPUT_FORMATS
+from workflow_scripts.pipeline.runtime import run_step
+from workflow_scripts.transfer.device import job_device
+from workflow_scripts.vocoders.registry import vocoder_from_params
+from workflow_scripts.vocoders.rendering import render_file
 
 
 def main() -> None:

@@ -3,8 +3,8 @@ directory to the pair's own paths. No torch: the job costs an interpreter start 
 
 from pathlib import Path
 
-from workflow_scripts.artifacts import copy_atomically
-from workflow_scripts.runtime import run_step
+from workflow_scripts.pipeline.artifacts import copy_atomically
+from workflow_scripts.pipeline.runtime import run_step
 
 
 def main() -> None:
