@@ -303,14 +303,16 @@ def test_best_path_finds_the_path_brute_force_finds():
         assert matching.best_path(scores, costs).tolist() == best.tolist()
 
 
-def test_concatenation_cost_is_zero_for_the_next_style_frame_and_keeps_a_copys_last_frame():
+def test_concatenation_cost_is_zero_for_a_repeat_or_the_next_style_frame_and_keeps_a_copys_last_frame():
     features = F.normalize(torch.randn(8, 6, generator=torch.Generator().manual_seed(1)), dim=0)  # 2 copies x 3
-    cost = matching.concatenation_cost(torch.tensor([[0, 2]]), torch.tensor([[1, 2, 3]]), features, style_frames=3)
-    assert cost.shape == (1, 2, 3)
-    torch.testing.assert_close(cost[0, 0, 0], torch.tensor(0.0))  # frame 0 -> 1: the style continues
-    torch.testing.assert_close(cost[0, 1, 1], torch.tensor(0.0))  # last frame of copy 0 is its own successor
-    # frame 3 starts the next copy: it does not continue frame 2
-    torch.testing.assert_close(cost[0, 1, 2], 1.0 - features[:, 2] @ features[:, 3])
+    cost = matching.concatenation_cost(torch.tensor([[0, 2]]), torch.tensor([[0, 1, 2, 3]]), features, style_frames=3)
+    assert cost.shape == (1, 2, 4)
+    torch.testing.assert_close(cost[0, 0, :2], torch.zeros(2))  # frame 0 -> 0 (a repeat) or 1 (the style goes on)
+    torch.testing.assert_close(cost[0, 1, 2], torch.tensor(0.0))  # last frame of copy 0: its own successor
+    # frame 3 starts the next copy: it neither repeats nor continues frame 2; frame 0 -> 2 skips a frame
+    torch.testing.assert_close(cost[0, 1, 3], 1.0 - features[:, 2] @ features[:, 3])
+    expected = 1.0 - torch.maximum(features[:, 0] @ features[:, 2], features[:, 1] @ features[:, 2])
+    torch.testing.assert_close(cost[0, 0, 2], expected)
 
 
 def test_a_transition_cost_makes_the_match_path_follow_runs_of_consecutive_style_frames():

@@ -25,9 +25,9 @@ frames at a similar pitch, and a style rarely holds every note of the content), 
    ``k`` frames (unit-scale mel). With ``transition`` > 0 the frames are chosen along a path instead
    (concatenative synthesis's unit selection, kNN-SVC's concatenation smoothness): a Viterbi search over each
    frame's :data:`PATH_CANDIDATES` most similar candidates finds the path of highest total similarity minus
-   ``transition`` x the concatenation cost of each step (:func:`concatenation_cost`: 0 when a style frame follows
-   its predecessor in the style), and each frame's ``k`` frames are its candidates of highest similarity minus the
-   cost of following the path's previous frame.
+   ``transition`` x the concatenation cost of each step (:func:`concatenation_cost`: 0 when a frame repeats the
+   previous one or follows it in the style), and each frame's ``k`` frames are its candidates of highest
+   similarity minus the cost of following the path's previous frame.
 4. **Spectral shape.** A smooth per-band gain (at most ``shape_db``) moves the output's long-term spectrum to the
    style's. With ``voice_db`` > 0 a finer gain (formant resolution, :data:`ENVELOPE_COEFFICIENTS`) moves the
    voiced output frames' mean spectrum to the style's voiced frames' (a speaker's vocal-tract envelope).
@@ -248,11 +248,15 @@ def concatenation_cost(
 ) -> torch.Tensor:
     """Cost of following each dictionary frame of ``previous`` (``(..., P)`` indices) by each of ``following``
     (``(..., F)``), ``(..., P, F)``: one minus the cosine similarity of the following frame's features to those of
-    the frame after the previous one in its copy (the last frame of a copy is its own successor). 0 when the
-    following frame is that successor, small when it sounds like it. ``features`` is ``(channels, dictionary)``,
-    unit norm per frame, copies one after the other."""
+    the previous frame itself or of the frame after it in its copy (the last frame of a copy is its own
+    successor), whichever is closer. 0 when the following frame repeats the previous one or continues the style
+    from it, small when it sounds like either. ``features`` is ``(channels, dictionary)``, unit norm per frame,
+    copies one after the other."""
     successor = torch.where((previous + 1) % style_frames == 0, previous, previous + 1)
-    return 1.0 - features[:, successor].movedim(0, -1) @ features[:, following].movedim(0, -1).transpose(-1, -2)
+    following_features = features[:, following].movedim(0, -1).transpose(-1, -2)
+    continued = features[:, successor].movedim(0, -1) @ following_features
+    repeated = features[:, previous].movedim(0, -1) @ following_features
+    return 1.0 - torch.maximum(continued, repeated)
 
 
 def best_path(scores: torch.Tensor, costs: torch.Tensor) -> torch.Tensor:
