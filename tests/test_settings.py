@@ -105,3 +105,10 @@ def test_corpus_dir_discovers_audio_with_safe_ids(corpus):
     assert sorted(pipeline.clips) == ["chirp", "noise", "sub_dir_voix_élevée", "tone"]
     assert len(pipeline.pairs) == 4 * 3
     assert np.all([" " not in c for c in pipeline.clips])
+
+
+def test_knn_match_path_and_voice_envelope_options_reach_the_transfer_options(corpus):
+    transfer = load_pipeline(tiny_config(transfer={"transition": 1, "voice_db": 6})).transfer
+    assert (transfer.transition, transfer.voice_db) == (1.0, 6.0)
+    default = load_pipeline(tiny_config()).transfer
+    assert (default.transition, default.voice_db) == (0.0, 0.0)  # off unless asked for

@@ -144,3 +144,8 @@ def test_make_passes_config_to_snakemake(target):
     assert run.endswith(" --configfile my.yaml")  # last: it would take a target after it for a config file
     plain = subprocess.run(["make", "-n", target], cwd=REPO, capture_output=True, text=True).stdout
     assert "--configfile" not in plain
+
+
+def test_the_schema_accepts_knns_match_path_and_voice_envelope_and_rejects_negative_weights():
+    assert first_error_line(tiny_config(transfer={"transition": 1.0, "voice_db": 6})) is None
+    assert "transfer.transition" in first_error_line(tiny_config(transfer={"transition": -1}))

@@ -119,6 +119,11 @@ class MatchingOptions:
             (levels relative to each clip's loud frames: loud frames take loud frames, decays quiet ones; 0: off).
         harmony: weight of the chroma agreement of content and style frames in the matching similarity; above 0,
             unvoiced content frames (chords) may also match pitch-shifted style frames (0: off).
+        transition: weight of the concatenation cost in a Viterbi search for the match path over each frame's best
+            candidates: a style frame that does not continue the previous frame of the path costs this times one
+            minus the cosine similarity of their features (runs of consecutive style frames win; 0: off).
+        voice_db: largest gain (dB) of a formant-resolution correction moving the voiced output frames' mean
+            spectral envelope to the style's voiced frames' (a speaker's vocal tract; 0: off).
     """
 
     k: int = 4
@@ -132,6 +137,8 @@ class MatchingOptions:
     quiet_db: float = 0.0
     level_db: float = 0.0
     harmony: float = 0.0
+    transition: float = 0.0
+    voice_db: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,15 @@ frames at a similar pitch, and a style rarely holds every note of the content), 
    match every pitch-shifted copy. With ``level_db`` > 0 candidates are also narrowed by level (each clip's frame
    energy relative to its loud frames): loud content frames take loud style frames, quiet ones (decay tails,
    lead-ins) quiet ones, within ``level_db`` of the nearest level available. The output frame is the mean of the
-   ``k`` frames (unit-scale mel).
+   ``k`` frames (unit-scale mel). With ``transition`` > 0 the frames are chosen along a path instead
+   (concatenative synthesis's unit selection, kNN-SVC's concatenation smoothness): a Viterbi search over each
+   frame's :data:`PATH_CANDIDATES` most similar candidates finds the path of highest total similarity minus
+   ``transition`` x the concatenation cost of each step (:func:`concatenation_cost`: 0 when a frame repeats the
+   previous one or follows it in the style), and each frame's ``k`` frames are its candidates of highest
+   similarity minus the cost of following the path's previous frame.
 4. **Spectral shape.** A smooth per-band gain (at most ``shape_db``) moves the output's long-term spectrum to the
-   style's.
+   style's. With ``voice_db`` > 0 a finer gain (formant resolution, :data:`ENVELOPE_COEFFICIENTS`) moves the
+   voiced output frames' mean spectrum to the style's voiced frames' (a speaker's vocal-tract envelope).
 5. **Loudness.** Each frame's energy is set to ``loudness`` x the content's energy (dB) plus ``1 - loudness`` x
    the style energy at the same quantile: 1 keeps the content's dynamics, 0 maps them onto the style's. With
    ``quiet_db`` > 0 the content's share grows to 1 as a frame falls ``quiet_db`` below the content's loud frames,
@@ -66,6 +72,9 @@ SHAPE_COEFFICIENTS = 6
 # spectrally flat frame by 60 dB or more into a broadband burst (seen on speech in the style of a clip with digital
 # silence in it; docs/quality.md).
 SILENCE_DB = 50.0
+# Candidates per content frame in the Viterbi search of ``transition`` (the most similar allowed frames): enough
+# runs of consecutive style frames to choose from, few enough that a step's cost matrix stays small.
+PATH_CANDIDATES = 16
 
 
 def pitch_shift(
@@ -221,13 +230,69 @@ def quantile_map(values: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     return torch.quantile(reference, ranks)
 
 
-def spectral_shape_gain(output: torch.Tensor, style: torch.Tensor, limit_db: float) -> torch.Tensor:
-    """Smooth per-band gain (unit scale, ``(n_mels, 1)``) moving the output's band means towards the style's."""
+def spectral_shape_gain(
+    output: torch.Tensor, style: torch.Tensor, limit_db: float, smoothness: int = SHAPE_COEFFICIENTS
+) -> torch.Tensor:
+    """Smooth per-band gain (unit scale, ``(n_mels, 1)``) moving the output's band means towards the style's:
+    the difference of their mean spectra (each relative to its overall mean) keeps ``smoothness`` DCT
+    coefficients across bands and is clamped to ``limit_db``."""
     difference = (style.mean(dim=1) - style.mean()) - (output.mean(dim=1) - output.mean())
     coefficients = scipy.fft.dct(difference.cpu().numpy(), norm="ortho")
-    coefficients[SHAPE_COEFFICIENTS:] = 0.0
+    coefficients[smoothness:] = 0.0
     smooth = torch.from_numpy(scipy.fft.idct(coefficients, norm="ortho")).to(output)
     return smooth.clamp(-limit_db / UNIT_DB_RANGE, limit_db / UNIT_DB_RANGE)[:, None]
+
+
+def concatenation_cost(
+    previous: torch.Tensor, following: torch.Tensor, features: torch.Tensor, style_frames: int
+) -> torch.Tensor:
+    """Cost of following each dictionary frame of ``previous`` (``(..., P)`` indices) by each of ``following``
+    (``(..., F)``), ``(..., P, F)``: one minus the cosine similarity of the following frame's features to those of
+    the previous frame itself or of the frame after it in its copy (the last frame of a copy is its own
+    successor), whichever is closer. 0 when the following frame repeats the previous one or continues the style
+    from it, small when it sounds like either. ``features`` is ``(channels, dictionary)``, unit norm per frame,
+    copies one after the other."""
+    successor = torch.where((previous + 1) % style_frames == 0, previous, previous + 1)
+    following_features = features[:, following].movedim(0, -1).transpose(-1, -2)
+    continued = features[:, successor].movedim(0, -1) @ following_features
+    repeated = features[:, previous].movedim(0, -1) @ following_features
+    return 1.0 - torch.maximum(continued, repeated)
+
+
+def best_path(scores: torch.Tensor, costs: torch.Tensor) -> torch.Tensor:
+    """Viterbi: the candidate per frame, ``(frames,)``, that maximises the sum of ``scores`` (``(frames, C)``,
+    ``-inf`` for a candidate ruled out) minus the sum of ``costs`` (``(frames - 1, C, C)``: from candidate ``i`` of
+    frame ``t`` to candidate ``j`` of frame ``t + 1``). Ties go to the lower index."""
+    total, back = scores[0], []
+    for t in range(1, scores.shape[0]):
+        best, arg = (total[:, None] - costs[t - 1]).max(dim=0)
+        total = best + scores[t]
+        back.append(arg)
+    path = [int(total.argmax())]
+    for arg in reversed(back):
+        path.append(int(arg[path[-1]]))
+    return torch.tensor(path[::-1], device=scores.device)
+
+
+def path_choice(
+    scores: torch.Tensor, indices: torch.Tensor, features: torch.Tensor, style_frames: int, transition: float, k: int
+) -> torch.Tensor:
+    """Dictionary frames ``(frames, k)`` chosen along a match path (module docstring, step 3): ``scores`` and
+    ``indices`` are each frame's candidates' similarities and dictionary indices ``(frames, C)``. The path is the
+    :func:`best_path` with ``transition`` x :func:`concatenation_cost` per step; each frame then takes its ``k``
+    candidates of highest similarity minus ``transition`` x the cost of following the path's previous frame (the
+    first frame: of being followed by the path's second)."""
+    previous, following = indices[:-1], indices[1:]
+    steps = [
+        concatenation_cost(previous[lo : lo + MATCH_BLOCK], following[lo : lo + MATCH_BLOCK], features, style_frames)
+        for lo in range(0, len(previous), MATCH_BLOCK)
+    ]
+    costs = transition * torch.cat(steps) if steps else scores.new_zeros((0, indices.shape[1], indices.shape[1]))
+    path = indices.gather(1, best_path(scores, costs)[:, None])
+    follow = concatenation_cost(path[:-1], indices[1:], features, style_frames)[:, 0]
+    lead = concatenation_cost(indices[:1], path[1:2], features, style_frames)[..., 0]  # the first frame: into the path
+    rescored = scores - transition * torch.cat([lead, follow])
+    return indices.gather(1, rescored.topk(k, dim=1).indices)
 
 
 @dataclass(frozen=True)
@@ -328,6 +393,9 @@ def feature_matching(
     harmony = options.harmony > 0 and dictionary.chroma is not None
     content_chroma = frame_chroma(content, convention) if harmony else None
     output = torch.empty_like(content)
+    candidates_kept = min(PATH_CANDIDATES, copies * style_frames)
+    path_scores = content.new_empty((frames, candidates_kept))
+    path_indices = torch.empty((frames, candidates_kept), dtype=torch.long, device=device)
     for start in range(0, frames, MATCH_BLOCK):
         stop = min(start + MATCH_BLOCK, frames)
         lo, hi = max(0, start - halo), min(frames, stop + halo)
@@ -343,11 +411,22 @@ def feature_matching(
                              silent[start:stop], dictionary.audible, unvoiced_any_shift=harmony)  # fmt: skip
         if options.level_db > 0 and dictionary.level is not None:
             allowed = level_candidates(allowed, level[start:stop], dictionary.level, options.level_db)
+        if options.transition > 0:  # keep each frame's best candidates for the path search after the loop
+            top = similarity.masked_fill(~allowed, -float("inf")).topk(candidates_kept, dim=1)
+            path_scores[start:stop], path_indices[start:stop] = top.values, top.indices
+            continue
         chosen = similarity.masked_fill(~allowed, -float("inf")).topk(k, dim=1).indices
         output[:, start:stop] = flat_dictionary[:, chosen].mean(dim=2)
+    if options.transition > 0:
+        chosen = path_choice(path_scores, path_indices, dictionary_features, style_frames, options.transition, k)
+        output = flat_dictionary[:, chosen].mean(dim=2)
 
     if options.shape_db > 0:
         output = output + spectral_shape_gain(output, style, options.shape_db)
+    voiced, style_voiced = (torch.as_tensor(np.isfinite(f0), device=device) for f0 in (content_f0, style_f0))
+    if options.voice_db > 0 and voiced.any() and style_voiced.any():
+        gain = spectral_shape_gain(output[:, voiced], style[:, style_voiced], options.voice_db, ENVELOPE_COEFFICIENTS)
+        output[:, voiced] += gain
     return follow_loudness(output, content, style, options.loudness, options.quiet_db)
 
 
