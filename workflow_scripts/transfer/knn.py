@@ -10,9 +10,11 @@ import torch
 
 from workflow_scripts.pipeline.options import TransferOptions
 from workflow_scripts.transfer.backbones import Backbone
+from workflow_scripts.transfer.dictionary import style_dictionary
 from workflow_scripts.transfer.interface import Content, Setup, StyleClip, TransferResult
+from workflow_scripts.transfer.levels import follow_loudness
 from workflow_scripts.transfer.losses import GramTarget
-from workflow_scripts.transfer.matching import feature_matching, follow_loudness, style_dictionary
+from workflow_scripts.transfer.matching import feature_matching
 from workflow_scripts.transfer.objective import Objective
 from workflow_scripts.transfer.optimise import optimise_batch
 from workflow_scripts.transfer.precision import FeatureExtractor
