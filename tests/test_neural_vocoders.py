@@ -300,8 +300,13 @@ def test_missing_wavenet_checkpoint_fails_at_config_time(tmp_path):
 @pytest.mark.parametrize(
     ("vocoder", "options", "message"),
     [
-        ("hifigan", {"chunk_frames": 0}, r"vocoders\.hifigan: chunk_frames must be >= 1 and fade_frames >= 0"),
-        ("griffinlim", {"fade_frames": -1}, r"vocoders\.griffinlim: chunk_frames must be >= 1 and fade_frames >= 0"),
+        ("hifigan", {"chunk_frames": 0}, r"vocoders\.hifigan\.chunk_frames: 0 is not allowed; allowed: >= 1$"),
+        ("griffinlim", {"fade_frames": -1}, r"vocoders\.griffinlim\.fade_frames: -1 is not allowed; allowed: >= 0$"),
+        (
+            "wavenet",
+            {"checkpoint": __file__, "layers": 24, "stacks": 5},  # any existing file passes the config check
+            r"vocoders\.wavenet: layers \(24\) must be a multiple of stacks \(5\)",
+        ),
     ],
 )
 def test_chunk_options_are_checked_at_config_time(vocoder, options, message):

@@ -8,12 +8,13 @@ and each job rebuilds the component from it.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlparse
 
 from workflow_scripts.pipeline.errors import ConfigError
+from workflow_scripts.pipeline.ranges import ranged
 
 
 @dataclass(frozen=True)
@@ -47,18 +48,16 @@ class RandomCNNOptions(BackboneOptions):
     weight and in knn's frame features; empty (default) keeps the single layer (``make bench quality_levers``)."""
 
     filters: int = 1024
-    width: int = 11
-    widths: list[int] = field(default_factory=list)
+    width: int = ranged(11, minimum=1)
+    widths: list[int] = ranged(default_factory=list, minimum=1)
     content_weight: float = 1.0
     style_weight: float = 3.0
 
     def check(self, where: str) -> None:
         super().check(where)
         for width in [self.width, *self.widths]:
-            if width < 1 or width % 2 == 0:
-                raise ConfigError(
-                    f"config: {where}: kernel width {width} must be odd and positive (it keeps frames aligned)"
-                )
+            if width % 2 == 0:
+                raise ConfigError(f"config: {where}: kernel width {width} must be odd (it keeps frames aligned)")
         if len({self.width, *self.widths}) != 1 + len(self.widths):
             raise ConfigError(f"config: {where}.widths: {self.widths} repeats a width (width is {self.width})")
 
@@ -80,8 +79,8 @@ class ImageBackboneOptions(BackboneOptions):
     # the file of torchvision's IMAGENET1K_V1 weights entry (the same URL as torchvision's registry; tested)
     imagenet_url: ClassVar[str] = ""
 
-    content_layers: dict[str, float] = field(default_factory=dict)
-    style_layers: dict[str, float] = field(default_factory=dict)
+    content_layers: dict[str, float] = ranged(default_factory=dict, minimum=0)
+    style_layers: dict[str, float] = ranged(default_factory=dict, minimum=0)
 
     def check(self, where: str) -> None:
         for kind in ("content_layers", "style_layers"):
@@ -92,8 +91,8 @@ class ImageBackboneOptions(BackboneOptions):
             if unknown:
                 known = ", ".join(self.layers)
                 raise ConfigError(f"config: {where}.{kind}: unknown layer {unknown[0]!r}; known: {known}")
-            if min(selected.values()) < 0 or sum(selected.values()) <= 0:
-                raise ConfigError(f"config: {where}.{kind}: weights must be >= 0 with a positive sum")
+            if sum(selected.values()) <= 0:
+                raise ConfigError(f"config: {where}.{kind}: the weights must have a positive sum")
         if self.weights == "imagenet":
             cached = imagenet_cache_path(self.imagenet_url)
             if not cached.is_file():
@@ -129,9 +128,9 @@ class VGG19Options(ImageBackboneOptions):
 
     # style 10: with random weights, 1 left the seed examples' texture almost unchanged (docs/transfer.md)
     style_weight: float = 10.0
-    content_layers: dict[str, float] = field(default_factory=lambda: {"conv4_2": 1.0})
-    style_layers: dict[str, float] = field(
-        default_factory=lambda: dict.fromkeys(("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"), 1.0)
+    content_layers: dict[str, float] = ranged(default_factory=lambda: {"conv4_2": 1.0}, minimum=0)
+    style_layers: dict[str, float] = ranged(
+        default_factory=lambda: dict.fromkeys(("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"), 1.0), minimum=0
     )
 
 
@@ -140,9 +139,9 @@ class ResNet50Options(ImageBackboneOptions):
     layers = ("stem", "layer1", "layer2", "layer3", "layer4")
     imagenet_url = "https://download.pytorch.org/models/resnet50-0676ba61.pth"
 
-    content_layers: dict[str, float] = field(default_factory=lambda: {"layer3": 1.0})
-    style_layers: dict[str, float] = field(
-        default_factory=lambda: dict.fromkeys(("stem", "layer1", "layer2", "layer3", "layer4"), 1.0)
+    content_layers: dict[str, float] = ranged(default_factory=lambda: {"layer3": 1.0}, minimum=0)
+    style_layers: dict[str, float] = ranged(
+        default_factory=lambda: dict.fromkeys(("stem", "layer1", "layer2", "layer3", "layer4"), 1.0), minimum=0
     )
 
 
@@ -151,9 +150,9 @@ class ViTB16Options(ImageBackboneOptions):
     layers = tuple(f"encoder_layer_{index}" for index in range(12))
     imagenet_url = "https://download.pytorch.org/models/vit_b_16-c867db91.pth"
 
-    content_layers: dict[str, float] = field(default_factory=lambda: {"encoder_layer_5": 1.0})
-    style_layers: dict[str, float] = field(
-        default_factory=lambda: dict.fromkeys(("encoder_layer_0", "encoder_layer_2", "encoder_layer_5"), 1.0)
+    content_layers: dict[str, float] = ranged(default_factory=lambda: {"encoder_layer_5": 1.0}, minimum=0)
+    style_layers: dict[str, float] = ranged(
+        default_factory=lambda: dict.fromkeys(("encoder_layer_0", "encoder_layer_2", "encoder_layer_5"), 1.0), minimum=0
     )
 
 

