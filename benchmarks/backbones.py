@@ -22,7 +22,7 @@ BASELINE = "random_cnn"
 
 
 def unit_mel(name: str, seconds: float) -> torch.Tensor:
-    return HIFIGAN.to_unit(torch.from_numpy(HIFIGAN.features(clip(name, HIFIGAN.sample_rate, seconds))))
+    return torch.from_numpy(HIFIGAN.unit_mel(clip(name, HIFIGAN.sample_rate, seconds)))
 
 
 def measure(kind: str, seconds: float) -> dict[str, float]:

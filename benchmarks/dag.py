@@ -31,7 +31,7 @@ from pathlib import Path
 import yaml
 
 from benchmarks.common import print_table
-from workflow_scripts.pipeline.options import BACKBONE_OPTIONS
+from workflow_scripts.pipeline.backbone_options import BACKBONE_OPTIONS
 from workflow_scripts.pipeline.settings import load_pipeline
 
 REPO = Path(__file__).resolve().parents[1]

@@ -41,7 +41,9 @@ from workflow_scripts.audio.conventions import HIFIGAN
 from workflow_scripts.pipeline.options import PRECISIONS, TransferOptions
 from workflow_scripts.transfer.backbones import BACKBONES
 from workflow_scripts.transfer.device import configure_cuda
-from workflow_scripts.transfer.optimise import Objective, matched_transfer, style_transfer
+from workflow_scripts.transfer.interface import Content, Setup, StyleClip
+from workflow_scripts.transfer.methods import transfer_pair
+from workflow_scripts.transfer.objective import Objective
 from workflow_scripts.transfer.precision import FeatureExtractor
 from workflow_scripts.transfer.style_statistics import style_targets
 
@@ -94,7 +96,7 @@ def tf32_products() -> Iterator[None]:
 
 
 def unit_mel(name: str, seconds: float) -> torch.Tensor:
-    return HIFIGAN.to_unit(torch.from_numpy(HIFIGAN.features(clip(name, HIFIGAN.sample_rate, seconds))))
+    return torch.from_numpy(HIFIGAN.unit_mel(clip(name, HIFIGAN.sample_rate, seconds)))
 
 
 def within_budget(cases: list[Any], measure: Callable[[Any], dict], budget: float | None) -> list[dict]:
@@ -127,8 +129,9 @@ def transfer_rows(scale: Scale) -> list[dict]:
                                   precision=precision)  # fmt: skip
         with determinism(deterministic) if scale.device == "cuda" else contextlib.nullcontext():
             warm_up = dataclasses.replace(options, iterations=1)
-            style_transfer(content, targets, backbone, warm_up, scale.device, progress=False)
-            result = style_transfer(content, targets, backbone, options, scale.device, progress=False)
+            for run in (warm_up, options):
+                setup = Setup.of(backbone, HIFIGAN, run, scale.device, progress=False)
+                result = transfer_pair("gatys", Content(content), StyleClip(targets), setup)
         target = STEP_TARGETS[kind] if (scale.seconds, scale.steps) == (GPU.seconds, GPU.steps) else None
         return {"backbone": kind, "optimizer": optimizer, "precision": precision, "deterministic": deterministic,
                 "steps": len(result.history), "seconds": result.seconds, "final total": result.final["total"],
@@ -198,7 +201,8 @@ def matching_rows(scale: Scale) -> list[dict]:
     options = TransferOptions()
 
     def transfer() -> None:
-        matched_transfer(content, style, *f0s, targets, backbone, HIFIGAN, options, scale.device, progress=False)
+        setup = Setup.of(backbone, HIFIGAN, options, scale.device, progress=False)
+        transfer_pair("knn", Content(content, f0s[0]), StyleClip(targets, style, f0s[1]), setup)
 
     first, _ = timed(transfer, device=scale.device)
     warm, _ = timed(transfer, repeat=2, device=scale.device)

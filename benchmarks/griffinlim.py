@@ -16,7 +16,7 @@ import torch
 
 from benchmarks.common import clip, print_table, source_of, timed
 from workflow_scripts.audio.conventions import HIFIGAN
-from workflow_scripts.vocoders.registry import fast_griffin_lim, griffin_lim, random_phasors
+from workflow_scripts.vocoders.griffinlim import fast_griffin_lim, griffin_lim, random_phasors
 
 SEEDS = (0, 1, 2, 3, 4)
 # librosa on the project's frames: uncentred and unpadded, so the samples under the padding are free, where the

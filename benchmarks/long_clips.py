@@ -28,9 +28,12 @@ from workflow_scripts.audio.conventions import HIFIGAN
 from workflow_scripts.audio.pitch import f0_track
 from workflow_scripts.pipeline.settings import load_pipeline
 from workflow_scripts.transfer.backbones import backbone_from_params
-from workflow_scripts.transfer.optimise import matched_transfer
+from workflow_scripts.transfer.interface import Content, Setup, StyleClip
+from workflow_scripts.transfer.methods import transfer_pair
 from workflow_scripts.transfer.style_statistics import style_targets
-from workflow_scripts.vocoders.registry import GriffinLim, HiFiGAN, Vocoder
+from workflow_scripts.vocoders.base import Vocoder
+from workflow_scripts.vocoders.griffinlim import GriffinLim
+from workflow_scripts.vocoders.registry import HiFiGAN
 
 REPO = Path(__file__).resolve().parents[1]
 STYLE_SECONDS = 10.0
@@ -83,13 +86,14 @@ def transfer_case(folder: Path) -> dict[str, Any]:
 
     def work() -> None:
         targets = style_targets(backbone, style)
-        result["mel"] = matched_transfer(content.numpy(), style.numpy(), content_f0, style_f0, targets, backbone,
-                                         HIFIGAN, pipeline.transfer, progress=False).unit_mel  # fmt: skip
+        style_clip = StyleClip(targets, style.numpy(), style_f0)
+        setup = Setup.of(backbone, HIFIGAN, pipeline.transfer, progress=False)
+        result["mel"] = transfer_pair("knn", Content(content.numpy(), content_f0), style_clip, setup).unit_mel
 
     row = timed(f"transfer ({pipeline.transfer.method}, random_cnn)", content.shape[1] * HIFIGAN.hop_length
                 / HIFIGAN.sample_rate, work)  # fmt: skip
     assert result["mel"].shape == tuple(content.shape)  # time is never squashed
-    np.save(folder / "stylised.npy", HIFIGAN.from_unit(torch.from_numpy(result["mel"])).numpy())
+    np.save(folder / "stylised.npy", HIFIGAN.from_unit_array(result["mel"]))
     return row
 
 
@@ -149,7 +153,7 @@ def windows_case(window_frames: int, folder: Path) -> dict[str, Any]:
     from workflow_scripts.metrics.families.texture import style_match
     from workflow_scripts.metrics.families.timing import content_preservation
     from workflow_scripts.metrics.metrics import decibels, evaluation_frame_rate
-    from workflow_scripts.transfer.optimise import Objective, style_transfer
+    from workflow_scripts.transfer.objective import Objective
 
     pipeline = load_pipeline(yaml.safe_load((REPO / "config.yaml").read_text()))
     options = dataclasses.replace(pipeline.transfer, method="gatys", window_frames=window_frames)
@@ -158,12 +162,13 @@ def windows_case(window_frames: int, folder: Path) -> dict[str, Any]:
     style_features = HIFIGAN.features(clip("style2", HIFIGAN.sample_rate, STYLE_SECONDS))
     content, style = (HIFIGAN.to_unit(torch.from_numpy(f)) for f in (content_features, style_features))
     targets = style_targets(backbone, style)
-    result = style_transfer(content.numpy(), targets, backbone, options, progress=False)
+    setup = Setup.of(backbone, HIFIGAN, options, progress=False)
+    result = transfer_pair("gatys", Content(content.numpy()), StyleClip(targets), setup)
     np.save(folder / f"windows_{window_frames}.npy", result.unit_mel)
     with torch.no_grad():
         total, content_loss, style_loss = Objective(backbone, content, targets)(torch.from_numpy(result.unit_mel))
     content_db, style_db = decibels(content_features, HIFIGAN), decibels(style_features, HIFIGAN)
-    output_db = decibels(HIFIGAN.from_unit(torch.from_numpy(result.unit_mel)).numpy(), HIFIGAN)
+    output_db = decibels(HIFIGAN.from_unit_array(result.unit_mel), HIFIGAN)
     return {"optimisation": f"windows of {window_frames} frames" if window_frames else "whole clip",
             "frames": content.shape[1], "seconds": result.seconds, "content loss": float(content_loss),
             "style loss": float(style_loss), "total": float(total),

@@ -24,7 +24,8 @@ from benchmarks.common import print_table, source_of
 from workflow_scripts.audio.conventions import HIFIGAN
 from workflow_scripts.pipeline.options import TransferOptions
 from workflow_scripts.transfer.backbones import RandomCNN
-from workflow_scripts.transfer.optimise import Objective, _optimise, evaluator
+from workflow_scripts.transfer.objective import Objective, evaluator
+from workflow_scripts.transfer.optimise import optimise
 from workflow_scripts.transfer.style_statistics import style_targets
 
 SYNCS = ("aten::_local_scalar_dense", "aten::equal")
@@ -87,7 +88,7 @@ def step_costs(objective: Objective, initial: torch.Tensor, options: TransferOpt
 
     def steps(count: int) -> dict[str, int]:
         calls.clear()
-        counts = count_ops(lambda: _optimise(counted, initial, count, options, time.perf_counter(), False))
+        counts = count_ops(lambda: optimise(counted, initial, count, options, time.perf_counter(), False))
         return {**counts, "evaluations": len(calls)}
 
     one = count_ops(lambda: evaluate(initial, True))

@@ -34,7 +34,7 @@ from benchmarks.quality_corpus import CLIPS, PAIRS, BenchClip, build
 from workflow_scripts.audio.audio_io import load_audio
 from workflow_scripts.audio.conventions import HIFIGAN
 from workflow_scripts.metrics.metrics import decibels
-from workflow_scripts.pipeline.options import BACKBONE_OPTIONS
+from workflow_scripts.pipeline.backbone_options import BACKBONE_OPTIONS
 
 REPO = Path(__file__).resolve().parents[1]
 ROOT = Path("bench_out/quality")
@@ -68,6 +68,13 @@ LEVERS = {
     "knn level_db 10 (loud frames take loud frames)": Variant({"level_db": 10.0}, RANDOM_CNN, ("hifigan",)),
     "knn harmony 0.5 (chroma in the similarity)": Variant({"harmony": 0.5}, RANDOM_CNN, ("hifigan",)),
     "knn continuity 20": Variant({"continuity": 20}, RANDOM_CNN, ("hifigan",)),
+    "knn transition 1 (Viterbi match path)": Variant({"transition": 1.0}, RANDOM_CNN, ("hifigan",)),
+    "knn voice_db 6 (voiced frames take the style's formant envelope)": Variant(
+        {"voice_db": 6.0}, RANDOM_CNN, ("hifigan",)
+    ),
+    "knn refine_steps 10 (Gatys refinement, loudness re-applied)": Variant(
+        {"refine_steps": 10}, RANDOM_CNN, ("hifigan",)
+    ),
     "gatys (previous default)": Variant({"method": "gatys"}, RANDOM_CNN, ("hifigan",)),
     "gatys multi-scale CNN (widths 3+11+31)": Variant(
         {"method": "gatys"}, {"random_cnn": {"widths": [3, 31]}}, ("hifigan",)

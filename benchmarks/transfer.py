@@ -32,9 +32,12 @@ from workflow_scripts.metrics.families.timing import content_preservation
 from workflow_scripts.metrics.metrics import evaluation_db, evaluation_frame_rate
 from workflow_scripts.pipeline.settings import load_pipeline
 from workflow_scripts.report.spectrogram_image import spectrogram_panels
+from workflow_scripts.transfer import gatys
 from workflow_scripts.transfer.backbones import RandomCNN, backbone_from_params
+from workflow_scripts.transfer.interface import Content, Setup, StyleClip
 from workflow_scripts.transfer.losses import GramTarget
-from workflow_scripts.transfer.optimise import Objective, matched_transfer, style_transfer
+from workflow_scripts.transfer.methods import transfer_pair
+from workflow_scripts.transfer.objective import Objective
 from workflow_scripts.transfer.style_statistics import style_targets
 from workflow_scripts.vocoders.registry import HiFiGAN, vocoder_from_params
 
@@ -59,7 +62,7 @@ class GatysEngine:
         self.description = ", ".join(f"{k} {v}" for k, v in self.params.items() if k not in ("type", "weights"))
 
     def unit_mel(self, audio: np.ndarray) -> torch.Tensor:
-        return self.convention.to_unit(torch.from_numpy(self.convention.features(audio)))
+        return torch.from_numpy(self.convention.unit_mel(audio))
 
     def backbone(self) -> RandomCNN:
         return backbone_from_params(self.params, self.convention.n_mels)
@@ -86,7 +89,7 @@ class CommonSpace:
             self.style_target = GramTarget(self._features(style), form="gram")
 
     def _features(self, audio: np.ndarray) -> torch.Tensor:
-        unit = EVALUATION.to_unit(torch.from_numpy(EVALUATION.features(audio)))
+        unit = torch.from_numpy(EVALUATION.unit_mel(audio))
         return self.network(unit[None])["relu"]
 
     def style_loss(self, audio: np.ndarray) -> float:
@@ -111,12 +114,11 @@ class CommonSpace:
 
 def run_default_engine(engine: GatysEngine, content: np.ndarray, style: np.ndarray) -> tuple[Any, list]:
     snapshots: list[tuple[dict[str, float], torch.Tensor]] = []
-    result = style_transfer(
-        engine.unit_mel(content).numpy(),
-        engine.unit_mel(style).numpy(),
-        engine.backbone(),
-        engine.options,
-        progress=False,
+    backbone = engine.backbone()
+    (result,) = gatys.transfer(
+        [Content(engine.unit_mel(content).numpy())],
+        StyleClip.from_mel(backbone, engine.unit_mel(style).numpy()),
+        Setup.of(backbone, engine.convention, engine.options, progress=False),
         on_step=lambda row, mel: snapshots.append((row, mel.clone())),
     )
     return result, snapshots
@@ -243,20 +245,25 @@ def per_output_section(seconds: float = SECONDS) -> None:
     f0 = [f0_track(audio, rate, engine.convention.frame_times(mel.shape[1]))[0]
           for audio, mel in ((content, content_mel), (style, style_mel))]  # fmt: skip
     times["pitch"] = time.perf_counter() - start
-    knn = matched_transfer(content_mel.numpy(), style_mel.numpy(), *f0, targets, backbone, engine.convention,
-                           engine.transfer, progress=False)  # fmt: skip
-    gatys = style_transfer(content_mel.numpy(), targets, backbone, engine.options, progress=False)
+    knn = transfer_pair(
+        "knn",
+        Content(content_mel.numpy(), f0[0]),
+        StyleClip(targets, style_mel.numpy(), f0[1]),
+        Setup.of(backbone, engine.convention, engine.transfer, progress=False),
+    )
+    setup = Setup.of(backbone, engine.convention, engine.options, progress=False)
+    optimised = transfer_pair("gatys", Content(content_mel.numpy()), StyleClip(targets), setup)
     hifigan = HiFiGAN(HiFiGAN.Options())
-    render_s, _ = timed(lambda: hifigan(engine.convention.from_unit(torch.from_numpy(knn.unit_mel)).numpy(), False))
+    render_s, _ = timed(lambda: hifigan(engine.convention.from_unit_array(knn.unit_mel), False))
     knn_s = times["pitch"] + knn.seconds
     rows = [
-        {"per output": f"gatys, {len(gatys.history)} L-BFGS steps (previous default)", "transfer s": gatys.seconds,
-         "+ HiFi-GAN s": gatys.seconds + render_s, "x previous": 1.0},
+        {"per output": f"gatys, {len(optimised.history)} L-BFGS steps (previous default)",
+         "transfer s": optimised.seconds, "+ HiFi-GAN s": optimised.seconds + render_s, "x previous": 1.0},
         {"per output": "knn: F0 of both clips (rule pitch)", "transfer s": times["pitch"], "+ HiFi-GAN s": "",
          "x previous": ""},
         {"per output": "knn: matching (default)", "transfer s": knn.seconds, "+ HiFi-GAN s": "", "x previous": ""},
         {"per output": "knn default, total", "transfer s": knn_s, "+ HiFi-GAN s": knn_s + render_s,
-         "x previous": (knn_s + render_s) / (gatys.seconds + render_s)},
+         "x previous": (knn_s + render_s) / (optimised.seconds + render_s)},
     ]  # fmt: skip
     print_table(
         f"Time per output, {seconds:g} s content2 ({source_of('content2')}) in the style of {seconds:g} s style2, "

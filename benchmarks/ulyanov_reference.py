@@ -20,7 +20,7 @@ import scipy.optimize
 import torch
 
 from workflow_scripts.audio.conventions import HIFIGAN
-from workflow_scripts.vocoders.registry import griffin_lim
+from workflow_scripts.vocoders.griffinlim import griffin_lim
 
 # Only the framing of this convention is used (stft / istft for Griffin-Lim); its mel fields are ignored.
 FRAMING = dataclasses.replace(HIFIGAN, name="ulyanov", n_fft=2048, win_length=2048, hop_length=512)

@@ -10,8 +10,10 @@ import torch
 from benchmarks.common import clip, print_table, source_of, timed
 from workflow_scripts.audio.conventions import HIFIGAN, WAVENET
 from workflow_scripts.metrics.metrics import log_mel_error_db
-from workflow_scripts.vocoders.registry import GriffinLim, HiFiGAN, WaveNetVocoder
-from workflow_scripts.vocoders.wavenet import LOG_SCALE_MIN, FastWaveNet, build_wavenet, render
+from workflow_scripts.vocoders.griffinlim import GriffinLim
+from workflow_scripts.vocoders.registry import HiFiGAN, WaveNetVocoder
+from workflow_scripts.vocoders.wavenet import LOG_SCALE_MIN, FastWaveNet, render
+from workflow_scripts.vocoders.wavenet_checkpoint import build_wavenet
 
 
 def vocoder_rows(seconds: float = 10.0, device: str = "cpu") -> list[dict[str, Any]]:

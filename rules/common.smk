@@ -12,6 +12,7 @@ from workflow_scripts.pipeline.errors import ConfigError
 from workflow_scripts.pipeline.options import (
     CONVENTION_SAMPLE_RATES,
     EVALUATION_CONVENTION,
+    TRANSFER_METHODS,
 )
 from workflow_scripts.pipeline.provenance import config_hash
 from workflow_scripts.pipeline.runtime import (
@@ -71,18 +72,10 @@ PATTERNS = {
 
 # How the GPU-capable jobs (style_stats, transfer, vocode) pick and set up their device
 # (workflow_scripts/transfer/device.py).
-DEVICE = {"name": config["device"], "deterministic": config["deterministic"]}
-
-# The knn transfer also reads the style's mel and both clips' F0 (rule pitch); gatys needs neither.
-MATCHING_INPUTS = (
-    {
-        "style": PATTERNS["mel"].replace("{clip}", "{style}"),
-        "content_f0": PATTERNS["pitch"].replace("{clip}", "{content}"),
-        "style_f0": PATTERNS["pitch"].replace("{clip}", "{style}"),
-    }
-    if PIPELINE.transfer.method == "knn"
-    else {}
-)
+DEVICE = {
+    "name": PIPELINE.runtime.device,
+    "deterministic": PIPELINE.runtime.deterministic,
+}
 
 CLIP_ID = "[^/]+"
 
@@ -198,9 +191,23 @@ def batch_stylised_mels(wildcards):
     ]
 
 
-def batch_inputs(wildcards):
-    """Every input of a style's batch: its contents' mels (and, for knn, their F0 and the style's mel and F0)."""
-    contents = STYLE_CONTENTS[wildcards.style]
+# The files of what a transfer method reads besides the contents' mels and the style's statistics
+# (TRANSFER_METHODS in workflow_scripts/pipeline/options.py): its pattern, and whose clip it is.
+METHOD_INPUT_FILES = {
+    "style": ("mel", "style"),
+    "content_f0": ("pitch", "content"),
+    "style_f0": ("pitch", "style"),
+}
+
+
+def transfer_inputs(wildcards):
+    """What a transfer job reads: its contents' mels (one pair's, or every content of a style's batch), the style's
+    statistics, and what the configured method declares; a content's file is a list entry per content.
+    """
+    if "content" in wildcards.keys():
+        contents = [wildcards.content]
+    else:
+        contents = STYLE_CONTENTS[wildcards.style]
     inputs = {
         "contents": [
             PATTERNS["mel"].format(convention=wildcards.convention, clip=c)
@@ -208,17 +215,13 @@ def batch_inputs(wildcards):
         ],
         "style_stats": PATTERNS["style_stats"].format(**wildcards),
     }
-    if PIPELINE.transfer.method == "knn":
-        inputs["content_f0s"] = [
-            PATTERNS["pitch"].format(convention=wildcards.convention, clip=c)
-            for c in contents
+    for name in TRANSFER_METHODS[PIPELINE.transfer.method]:
+        pattern, role = METHOD_INPUT_FILES[name]
+        files = [
+            PATTERNS[pattern].format(convention=wildcards.convention, clip=clip)
+            for clip in (contents if role == "content" else [wildcards.style])
         ]
-        inputs["style"] = PATTERNS["mel"].format(
-            convention=wildcards.convention, clip=wildcards.style
-        )
-        inputs["style_f0"] = PATTERNS["pitch"].format(
-            convention=wildcards.convention, clip=wildcards.style
-        )
+        inputs[name] = files if role == "content" else files[0]
     return inputs
 
 

@@ -8,6 +8,6 @@ rule pitch:
         f"{LOGS}/pitch/{{convention}}/{{clip}}.log",
     conda:
         CONDA_ENV
-    threads: config["threads"]
+    threads: PIPELINE.runtime.threads
     script:
         "../workflow_scripts/steps/pitch.py"

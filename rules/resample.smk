@@ -9,6 +9,6 @@ rule resample:
     conda:
         CONDA_ENV
     params:
-        normalise=config["normalise"],
+        normalise=vars(PIPELINE.normalise),
     script:
         "../workflow_scripts/steps/resample.py"

@@ -8,9 +8,9 @@ rule style_stats:
         f"{LOGS}/style_stats/{{convention}}/{{backbone}}/{{style}}.log",
     conda:
         CONDA_ENV
-    threads: config["threads"]
+    threads: PIPELINE.runtime.threads
     resources:
-        gpu=config["gpus_per_job"],
+        gpu=PIPELINE.runtime.gpus_per_job,
     params:
         backbone=lambda wildcards: PIPELINE.backbones[wildcards.backbone].params(),
         device=DEVICE,

@@ -5,7 +5,7 @@
 VOCODE_PARAMS = {
     "vocoder": lambda wildcards: PIPELINE.vocoders[wildcards.vocoder].params(),
     "device": DEVICE,
-    "output_format": config["output_format"],
+    "output_format": PIPELINE.output_format,
 }
 PAIR_AUDIO = {
     "wav": PATTERNS["audio"] + ".wav",
@@ -26,9 +26,9 @@ if PIPELINE.transfer.batch_pairs:
             f"{LOGS}/vocode/{{vocoder}}/{{backbone}}/{{style}}.log",
         conda:
             CONDA_ENV
-        threads: config["threads"]
+        threads: PIPELINE.runtime.threads
         resources:
-            gpu=config["gpus_per_job"],
+            gpu=PIPELINE.runtime.gpus_per_job,
         params:
             **VOCODE_PARAMS,
             contents=lambda wildcards: STYLE_CONTENTS[wildcards.style],
@@ -65,9 +65,9 @@ else:
             f"{LOGS}/vocode/{{vocoder}}/{{backbone}}/{{content}}/{{style}}.log",
         conda:
             CONDA_ENV
-        threads: config["threads"]
+        threads: PIPELINE.runtime.threads
         resources:
-            gpu=config["gpus_per_job"],
+            gpu=PIPELINE.runtime.gpus_per_job,
         params:
             **VOCODE_PARAMS,
         script:

@@ -10,6 +10,7 @@ run before any test, with one line.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -96,16 +97,36 @@ def silence(seconds: float, sr: int) -> np.ndarray:
 def melody_and_style() -> tuple[np.ndarray, np.ndarray]:
     """Unit-scale hifigan mels: content, four notes with rests (120 frames); style, a bright tone with vibrato (86
     frames)."""
-    import torch
-
     from workflow_scripts.audio.conventions import HIFIGAN
-
-    def unit_mel(audio: np.ndarray) -> np.ndarray:
-        return HIFIGAN.to_unit(torch.from_numpy(HIFIGAN.features(audio))).numpy()
 
     sr = HIFIGAN.sample_rate
     notes = [np.concatenate([harmonic(0.25, sr, f0=f0, vibrato=0.02), silence(0.1, sr)]) for f0 in (180, 240, 300, 200)]
-    return unit_mel(np.concatenate(notes)), unit_mel(harmonic(1.0, sr, f0=330, partials=25, vibrato=0.03))
+    style = harmonic(1.0, sr, f0=330, partials=25, vibrato=0.03)
+    return HIFIGAN.unit_mel(np.concatenate(notes)), HIFIGAN.unit_mel(style)
+
+
+def gatys_pair(content, style, backbone, options, device="cpu", progress=False, on_step=None):
+    """``gatys`` of one pair, a batch of one; ``style`` is a unit-scale mel or its Gram targets."""
+    from workflow_scripts.audio.conventions import HIFIGAN
+    from workflow_scripts.transfer import gatys
+    from workflow_scripts.transfer.interface import Content, Setup, StyleClip
+
+    backbone = backbone.to(device)
+    clip = StyleClip(style) if isinstance(style, dict) else StyleClip.from_mel(backbone, style)
+    setup = Setup.of(backbone, HIFIGAN, options, device, progress)
+    (result,) = gatys.transfer([Content(content)], clip, setup, on_step)
+    return result
+
+
+def knn_pair(
+    content, style, content_f0, style_f0, targets, backbone, convention, options, device="cpu", progress=False
+):
+    """``knn`` of one pair through the method registry, a batch of one."""
+    from workflow_scripts.transfer.interface import Content, Setup, StyleClip
+    from workflow_scripts.transfer.methods import transfer_pair
+
+    setup = Setup.of(backbone, convention, options, device, progress)
+    return transfer_pair("knn", Content(content, content_f0), StyleClip(targets, style, style_f0), setup)
 
 
 def write_wav(path: Path, audio: np.ndarray, sr: int, subtype: str = "FLOAT") -> Path:
@@ -149,20 +170,37 @@ def write_config(path: Path, config: dict) -> None:
     (path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the real workflow on ``workdir`` (its own config.yaml) and return the finished process."""
+def snakemake(workdir: Path, *args: str, check: bool = True, repo: Path = REPO) -> subprocess.CompletedProcess:
+    """Run the real workflow on ``workdir`` (its own config.yaml) and return the finished process; ``repo`` is the
+    checkout whose Snakefile and library run (a copy made by :func:`copy_workflow`, say)."""
     command = [
         sys.executable, "-m", "snakemake",
-        "--snakefile", str(REPO / "Snakefile"),
+        "--snakefile", str(repo / "Snakefile"),
         "--directory", str(workdir),
         "--cores", "2",
         *args,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    if repo != REPO:  # its workflow_scripts ahead of the installed (editable) one, in every job too
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repo), env.get("PYTHONPATH")]))
+    # a copy's library must win over this checkout's, which `python -m` finds first from the current directory
+    cwd = repo if repo != REPO else None
+    process = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900, cwd=cwd)
     if check and process.returncode != 0:
         raise AssertionError(f"snakemake failed ({process.returncode}):\n{process.stdout}\n{process.stderr}")
     return process
+
+
+def copy_workflow(destination: Path) -> Path:
+    """A copy of the workflow (Snakefile, rules, schema, library) to extend in a test as a contributor would."""
+    destination.mkdir(parents=True)
+    for name in ("Snakefile", "config.yaml", "rules", "schemas", "envs", "workflow_scripts"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, destination / name)
+    return destination
 
 
 def output_mtimes(workdir: Path) -> dict[str, int]:

@@ -1,6 +1,7 @@
 """Batching across pairs: several contents in the style of one transferred together, each with its own optimiser,
 with the results one job per pair gives; in the pipeline, one job per style whose pairs keep per-pair rebuilds."""
 
+import dataclasses
 import re
 import shutil
 
@@ -11,7 +12,9 @@ import soundfile as sf
 import torch
 from conftest import (
     chirp,
+    gatys_pair,
     harmonic,
+    knn_pair,
     make_workdir,
     output_mtimes,
     silence,
@@ -25,32 +28,30 @@ from workflow_scripts.audio.conventions import HIFIGAN
 from workflow_scripts.pipeline import settings
 from workflow_scripts.pipeline.options import TransferOptions
 from workflow_scripts.pipeline.settings import load_pipeline
-from workflow_scripts.transfer import optimise
+from workflow_scripts.transfer import knn
 from workflow_scripts.transfer.backbones import RandomCNN
 from workflow_scripts.transfer.batching import optimise_together
-from workflow_scripts.transfer.optimise import (
-    matched_transfer,
-    matched_transfer_batch,
-    style_transfer,
-    style_transfer_batch,
-    time_windows,
-)
+from workflow_scripts.transfer.interface import Content, Setup, StyleClip
+from workflow_scripts.transfer.methods import METHODS
 from workflow_scripts.transfer.precision import FeatureExtractor
 from workflow_scripts.transfer.style_statistics import style_targets
+from workflow_scripts.transfer.windows import time_windows
 
 SR = HIFIGAN.sample_rate
-
-
-def unit_mel(audio: np.ndarray) -> np.ndarray:
-    return HIFIGAN.to_unit(torch.from_numpy(HIFIGAN.features(audio))).numpy()
 
 
 @pytest.fixture(scope="module")
 def contents_and_style():
     """Three contents of different lengths (notes and rests) and a chirp style."""
-    contents = [unit_mel(np.concatenate([harmonic(seconds, SR, f0=f0), silence(0.1, SR)]))
+    contents = [HIFIGAN.unit_mel(np.concatenate([harmonic(seconds, SR, f0=f0), silence(0.1, SR)]))
                 for seconds, f0 in ((0.5, 180.0), (0.7, 240.0), (0.4, 300.0))]  # fmt: skip
-    return contents, unit_mel(chirp(0.7, SR))
+    return contents, HIFIGAN.unit_mel(chirp(0.7, SR))
+
+
+def transfer_batch(method, contents, style: StyleClip, backbone, options, device, f0s=None):
+    """Several contents in the style of one, as one job of the method does."""
+    batch = [Content(content, f0) for content, f0 in zip(contents, f0s or [None] * len(contents), strict=True)]
+    return METHODS[method](batch, style, Setup.of(backbone, HIFIGAN, options, device, progress=False))
 
 
 def small_cnn(device) -> RandomCNN:
@@ -107,15 +108,15 @@ def test_batched_gatys_gives_each_pair_its_own_result(contents_and_style, device
     backbone = small_cnn(device)
     targets = style_targets(backbone, torch.from_numpy(style).to(device))
     options = TransferOptions(method="gatys", iterations=20, tolerance=0.1, patience=2, batch_pairs=2)
-    alone = [style_transfer(content, targets, backbone, options, device, progress=False) for content in contents]
-    together = style_transfer_batch(contents, targets, backbone, options, device, progress=False)
+    alone = [gatys_pair(content, targets, backbone, options, device, progress=False) for content in contents]
+    together = transfer_batch("gatys", contents, StyleClip(targets), backbone, options, device)
     lengths = [len(result.history) for result in alone]
     assert [len(result.history) for result in together] == lengths and len(set(lengths)) > 1
     for result, reference in zip(together, alone, strict=True):
         totals = [row["total"] for row in result.history]
         assert totals == pytest.approx([row["total"] for row in reference.history], rel=1e-4)
     assert len({result.seconds for result in together}) == 1  # the batch's time, shared
-    again = style_transfer_batch(contents, targets, backbone, options, device, progress=False)
+    again = transfer_batch("gatys", contents, StyleClip(targets), backbone, options, device)
     for first, second in zip(together, again, strict=True):  # rounds do not depend on thread timing
         np.testing.assert_array_equal(first.unit_mel, second.unit_mel)
 
@@ -128,8 +129,9 @@ def test_batched_gatys_optimises_the_windows_of_long_clips_as_problems(contents_
     targets = style_targets(backbone, torch.from_numpy(style).to(device))
     options = TransferOptions(method="gatys", iterations=8, tolerance=0, window_frames=window, batch_pairs=8)
     assert len(time_windows(long_content.shape[1], window, 64)) == 3 and contents[0].shape[1] <= window
-    alone = [style_transfer(c, targets, backbone, options, device, progress=False) for c in (long_content, contents[0])]
-    together = style_transfer_batch([long_content, contents[0]], targets, backbone, options, device, progress=False)
+    one_at_a_time = dataclasses.replace(options, batch_pairs=0)  # a job per pair: one window after the other
+    alone = [gatys_pair(c, targets, backbone, one_at_a_time, device) for c in (long_content, contents[0])]
+    together = transfer_batch("gatys", [long_content, contents[0]], StyleClip(targets), backbone, options, device)
     assert [len(r.history) for r in together] == [3 * 8, 8]
     for result, reference in zip(together, alone, strict=True):
         assert result.unit_mel.shape == reference.unit_mel.shape
@@ -149,12 +151,11 @@ def test_batched_knn_computes_the_dictionary_once_and_matches_each_content_as_al
     backbone = small_cnn(device)
     targets = style_targets(backbone, torch.from_numpy(style).to(device))
     options = TransferOptions(refine_steps=refine_steps, batch_pairs=4)
-    alone = [matched_transfer(content, style, f0, style_f0, targets, backbone, HIFIGAN, options, device, False)
+    alone = [knn_pair(content, style, f0, style_f0, targets, backbone, HIFIGAN, options, device, False)
              for content, f0 in zip(contents, f0s, strict=True)]  # fmt: skip
-    built, original = [], optimise.style_dictionary
-    monkeypatch.setattr(optimise, "style_dictionary", lambda *args: built.append(1) or original(*args))
-    together = matched_transfer_batch(contents, f0s, style, style_f0, targets, backbone, HIFIGAN, options, device,
-                                      False)  # fmt: skip
+    built, original = [], knn.style_dictionary
+    monkeypatch.setattr(knn, "style_dictionary", lambda *args: built.append(1) or original(*args))
+    together = transfer_batch("knn", contents, StyleClip(targets, style, style_f0), backbone, options, device, f0s)
     assert len(built) == 1
     for result, reference in zip(together, alone, strict=True):
         # matching is the same computation; a batched refinement rounds its products differently

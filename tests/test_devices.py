@@ -17,15 +17,17 @@ from conftest import REPO
 from workflow_scripts.audio import pitch
 from workflow_scripts.audio.conventions import HIFIGAN, mel_to_magnitude
 from workflow_scripts.pipeline.errors import InputError
-from workflow_scripts.pipeline.options import TransferOptions
+from workflow_scripts.pipeline.options import MatchingOptions, TransferOptions
 from workflow_scripts.transfer import matching
 from workflow_scripts.transfer.backbones import RandomCNN
 from workflow_scripts.transfer.device import CUBLAS_WORKSPACE_CONFIG, configure_cuda, job_device, resolve_device
+from workflow_scripts.transfer.dictionary import pitch_shift, style_dictionary
+from workflow_scripts.transfer.gatys import initial_mel
 from workflow_scripts.transfer.losses import GramTarget
-from workflow_scripts.transfer.optimise import Objective, initial_mel
+from workflow_scripts.transfer.objective import Objective
 from workflow_scripts.transfer.precision import FeatureExtractor
+from workflow_scripts.vocoders.griffinlim import griffin_lim
 from workflow_scripts.vocoders.hifigan import Generator, bundled_config
-from workflow_scripts.vocoders.registry import griffin_lim
 
 META = torch.device("meta")
 
@@ -39,7 +41,7 @@ def on_meta(*shape: int) -> torch.Tensor:
     [
         pytest.param(lambda: griffin_lim(on_meta(513, 20), HIFIGAN, iterations=2), id="griffin_lim"),
         pytest.param(lambda: mel_to_magnitude(on_meta(80, 20), HIFIGAN, iterations=2), id="mel_to_magnitude"),
-        pytest.param(lambda: matching.pitch_shift(on_meta(80, 20), HIFIGAN, [0, 3]), id="pitch_shift"),
+        pytest.param(lambda: pitch_shift(on_meta(80, 20), HIFIGAN, [0, 3]), id="pitch_shift"),
         pytest.param(lambda: matching.diagonal_mean(on_meta(10, 40), 2, 3), id="diagonal_mean"),
         pytest.param(lambda: matching.candidates(on_meta(10), on_meta(40), on_meta(40).bool(), 50.0), id="candidates"),
         pytest.param(
@@ -77,9 +79,9 @@ def test_gram_targets_built_on_the_cpu_are_moved_to_the_device_asked_for(style_f
 
 
 def test_an_objective_moves_targets_built_on_the_cpu_to_the_contents_device():
-    """The record's failure on the H200: matched_transfer(..., device="cuda") with style targets computed on the CPU
-    raised "Expected all tensors to be on the same device" in GramTarget.loss. Every entry point (style_transfer,
-    matched_transfer and their batched forms, the reported losses) computes its losses through an Objective."""
+    """The record's failure on the H200: a knn transfer on device="cuda" with style targets computed on the CPU
+    raised "Expected all tensors to be on the same device" in GramTarget.loss. Every transfer method (for a pair or
+    a batch, its reported losses included) computes its losses through an Objective."""
     backbone = small_meta_cnn()
     cpu_targets = {name: GramTarget(torch.rand(8, 50)) for name in backbone.style_layers}
     objective = Objective(backbone, on_meta(80, 20), cpu_targets)
@@ -92,8 +94,8 @@ def test_an_objective_moves_targets_built_on_the_cpu_to_the_contents_device():
 def test_a_style_dictionary_built_on_the_cpu_is_moved_to_the_contents_device():
     backbone = RandomCNN(RandomCNN.Options(filters=8, width=3), 80)
     style = torch.rand(80, 30) * 0.8
-    options = matching.MatchingOptions(max_shift=1)
-    dictionary = matching.style_dictionary(style, torch.full((30,), 200.0).numpy(), backbone, HIFIGAN, options)
+    options = MatchingOptions(max_shift=1)
+    dictionary = style_dictionary(style, torch.full((30,), 200.0).numpy(), backbone, HIFIGAN, options)
     moved = dictionary.to(META)
     tensors = [value for value in vars(moved).values() if isinstance(value, torch.Tensor)]
     assert len(tensors) >= 5 and {tensor.device for tensor in tensors} == {META}

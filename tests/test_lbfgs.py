@@ -4,13 +4,14 @@ torch's LBFGS, no host synchronisation per step, and two runs that agree bit for
 import numpy as np
 import pytest
 import torch
+from conftest import gatys_pair, knn_pair
 
 from benchmarks.optimiser import count_ops
 from workflow_scripts.audio.conventions import HIFIGAN
 from workflow_scripts.pipeline.options import TransferOptions
 from workflow_scripts.transfer.backbones import RandomCNN
 from workflow_scripts.transfer.lbfgs import DeviceLBFGS
-from workflow_scripts.transfer.optimise import CHECK_EVERY, matched_transfer, style_transfer
+from workflow_scripts.transfer.optimise import CHECK_EVERY
 from workflow_scripts.transfer.style_statistics import style_targets
 
 
@@ -77,7 +78,7 @@ def test_its_losses_compare_with_torchs_lbfgs_on_a_melody(melody_and_style):
     results = {}
     for optimizer, steps in (("lbfgs", 20), ("lbfgs_device", 40)):
         options = TransferOptions(method="gatys", optimizer=optimizer, iterations=steps, tolerance=0)
-        results[optimizer] = style_transfer(content, targets, backbone, options, progress=False)
+        results[optimizer] = gatys_pair(content, targets, backbone, options, progress=False)
     torch_20, device = results["lbfgs"].final["total"], results["lbfgs_device"].history
     first = device[0]["total"]
     assert device[19]["total"] < 1.15 * torch_20 and device[19]["total"] < 0.8 * first
@@ -94,7 +95,7 @@ def test_it_reads_nothing_back_per_step_and_launches_fewer_kernels(melody_and_st
     for optimizer, tolerance in (("lbfgs", 0.0), ("lbfgs_device", 0.0), ("lbfgs_device", 1e-5)):
         options = TransferOptions(method="gatys", optimizer=optimizer, history_size=5, tolerance=tolerance,
                                   patience=10**6)  # fmt: skip
-        runs = [count_ops(lambda n=n, o=options: style_transfer(content.numpy(), targets, backbone,
+        runs = [count_ops(lambda n=n, o=options: gatys_pair(content.numpy(), targets, backbone,
                                                                 TransferOptions(**{**vars(o), "iterations": n}),
                                                                 progress=False))
                 for n in (6, 6 + 2 * CHECK_EVERY)]  # fmt: skip
@@ -118,8 +119,8 @@ def test_two_runs_agree_bit_for_bit(melody_and_style, device, optimizer):
     knn = TransferOptions(optimizer=optimizer, refine_steps=5)
     f0, style_f0 = np.full(content.shape[1], 220.0, np.float32), np.full(style.shape[1], 330.0, np.float32)
     for run in (
-        lambda: style_transfer(content, targets, backbone, gatys, device, progress=False),
-        lambda: matched_transfer(content, style, f0, style_f0, targets, backbone, HIFIGAN, knn, device, False),
+        lambda: gatys_pair(content, targets, backbone, gatys, device, progress=False),
+        lambda: knn_pair(content, style, f0, style_f0, targets, backbone, HIFIGAN, knn, device, False),
     ):
         first, second = run(), run()
         np.testing.assert_array_equal(first.unit_mel, second.unit_mel)

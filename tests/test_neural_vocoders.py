@@ -14,8 +14,9 @@ from workflow_scripts.pipeline.errors import ConfigError, InputError
 from workflow_scripts.pipeline.settings import load_pipeline
 from workflow_scripts.vocoders.chunking import plan_chunks
 from workflow_scripts.vocoders.hifigan import Generator, bundled_config, fold_weight_norm, load_generator
-from workflow_scripts.vocoders.registry import HiFiGAN, WaveNetVocoder
-from workflow_scripts.vocoders.wavenet import LOG_SCALE_MIN, FastWaveNet, build_wavenet, load_wavenet, render
+from workflow_scripts.vocoders.registry import VOCODERS, HiFiGAN, WaveNetVocoder
+from workflow_scripts.vocoders.wavenet import LOG_SCALE_MIN, FastWaveNet, render
+from workflow_scripts.vocoders.wavenet_checkpoint import build_wavenet, load_wavenet
 
 # --- HiFi-GAN ------------------------------------------------------------------------------------------------
 
@@ -291,13 +292,21 @@ def test_missing_wavenet_checkpoint_fails_at_config_time(tmp_path):
     config["vocoders"] = {"wavenet": {"checkpoint": str(tmp_path), "convention": "hifigan"}}
     with pytest.raises(ConfigError, match="renders only wavenet mels"):
         load_pipeline(config)
+    config["vocoders"] = {"wavenet": {"checkpoint": str(tmp_path), "chunk": 512}}
+    with pytest.raises(ConfigError, match=r"vocoders\.wavenet: unknown option 'chunk' \(renamed 'chunk_samples'\); "):
+        load_pipeline(config)
 
 
 @pytest.mark.parametrize(
     ("vocoder", "options", "message"),
     [
-        ("hifigan", {"chunk_frames": 0}, r"vocoders\.hifigan: chunk_frames must be >= 1 and fade_frames >= 0"),
-        ("griffinlim", {"fade_frames": -1}, r"vocoders\.griffinlim: chunk_frames must be >= 1 and fade_frames >= 0"),
+        ("hifigan", {"chunk_frames": 0}, r"vocoders\.hifigan\.chunk_frames: 0 is not allowed; allowed: >= 1$"),
+        ("griffinlim", {"fade_frames": -1}, r"vocoders\.griffinlim\.fade_frames: -1 is not allowed; allowed: >= 0$"),
+        (
+            "wavenet",
+            {"checkpoint": __file__, "layers": 24, "stacks": 5},  # any existing file passes the config check
+            r"vocoders\.wavenet: layers \(24\) must be a multiple of stacks \(5\)",
+        ),
     ],
 )
 def test_chunk_options_are_checked_at_config_time(vocoder, options, message):
@@ -310,11 +319,33 @@ def test_chunk_options_are_checked_at_config_time(vocoder, options, message):
         load_pipeline(config)
 
 
+def options_to_run(kind: str, tmp_path) -> dict:
+    """What a registered vocoder needs beyond its defaults to run here: WaveNet a checkpoint (a user download), a
+    random-weight one of two layers."""
+    if kind != "wavenet":
+        return {}
+    torch.save({"state_dict": build_wavenet(layers=2, stacks=1).state_dict()}, tmp_path / "w.pth")
+    return {"checkpoint": str(tmp_path / "w.pth"), "layers": 2, "stacks": 1}
+
+
+@pytest.mark.parametrize("kind", list(VOCODERS))
+def test_every_registered_vocoder_renders_frames_times_hop_in_its_convention(kind, tmp_path, device):
+    """Parametrised over the registry: a new vocoder is covered without editing a list."""
+    options = VOCODERS[kind].Options(**options_to_run(kind, tmp_path))
+    options.check(f"vocoders.{kind}")
+    vocoder = VOCODERS[kind](options, device)
+    convention = vocoder.convention
+    features = convention.features(harmonic(0.1, convention.sample_rate))
+    audio = vocoder(features, progress=False)
+    assert audio.dtype == np.float32 and audio.shape == (features.shape[1] * convention.hop_length,)
+    assert np.isfinite(audio).all() and audio.std() > 0
+
+
 def test_random_weight_wavenet_vocoder_renders_frames_times_hop_at_22050(tmp_path, device):
     # full-width layers as in the checkpoint, but only two of them to keep the test fast
     torch.manual_seed(1)
     torch.save({"state_dict": build_wavenet(layers=2, stacks=1).state_dict()}, tmp_path / "w.pth")
-    options = WaveNetVocoder.Options(checkpoint=str(tmp_path / "w.pth"), layers=2, stacks=1, chunk=512)
+    options = WaveNetVocoder.Options(checkpoint=str(tmp_path / "w.pth"), layers=2, stacks=1, chunk_samples=512)
     options.check("vocoders.wavenet")
     vocoder = WaveNetVocoder(options, device)
     features = WAVENET.features(harmonic(0.1, 22050))

@@ -11,14 +11,11 @@ import torchvision
 from conftest import REPO, make_workdir, tiny_config
 
 from workflow_scripts.audio.conventions import CONVENTIONS, EVALUATION
-from workflow_scripts.pipeline.options import (
-    BACKBONE_OPTIONS,
-    CONVENTION_SAMPLE_RATES,
-    EVALUATION_CONVENTION,
-    VOCODER_OPTIONS,
-    torch_hub_dir,
-)
+from workflow_scripts.pipeline.backbone_options import BACKBONE_OPTIONS, torch_hub_dir
+from workflow_scripts.pipeline.options import CONVENTION_SAMPLE_RATES, EVALUATION_CONVENTION, TRANSFER_METHODS
+from workflow_scripts.pipeline.vocoder_options import VOCODER_OPTIONS
 from workflow_scripts.transfer.backbones import BACKBONES
+from workflow_scripts.transfer.methods import METHODS
 from workflow_scripts.vocoders.registry import VOCODERS
 
 HEAVY = ("torch", "torchvision", "librosa")
@@ -75,6 +72,7 @@ def test_torch_hub_dir_is_torchs(environment, tmp_path, monkeypatch):
 def test_registries_and_conventions_agree_with_the_modules_that_run_them():
     assert {kind: backbone.Options for kind, backbone in BACKBONES.items()} == BACKBONE_OPTIONS
     assert {kind: vocoder.Options for kind, vocoder in VOCODERS.items()} == VOCODER_OPTIONS
+    assert list(METHODS) == list(TRANSFER_METHODS)
     assert {name: c.sample_rate for name, c in CONVENTIONS.items()} == CONVENTION_SAMPLE_RATES
     assert EVALUATION.name == EVALUATION_CONVENTION
 

@@ -1,9 +1,17 @@
+import dataclasses
+import re
+import typing
+
 import numpy as np
 import pytest
-from conftest import harmonic, tiny_config, write_wav
+from conftest import REPO, harmonic, tiny_config, write_wav
 
+from workflow_scripts.pipeline.backbone_options import BACKBONE_OPTIONS
 from workflow_scripts.pipeline.errors import ConfigError
+from workflow_scripts.pipeline.options import NormaliseSettings, RuntimeSettings, TransferOptions, TrimSettings
+from workflow_scripts.pipeline.ranges import Range, field_range
 from workflow_scripts.pipeline.settings import load_pipeline
+from workflow_scripts.pipeline.vocoder_options import VOCODER_OPTIONS
 
 
 @pytest.fixture
@@ -52,7 +60,7 @@ def test_per_clip_vad_overrides_corpus_method(corpus):
             {"backbones": {"random_cnn": {"widths": [3, "wide"]}}},
             "random_cnn.widths: expected list[int], got list [3, 'wide']",
         ),
-        ({"backbones": {"random_cnn": {"widths": [4]}}}, "random_cnn: kernel width 4 must be odd and positive"),
+        ({"backbones": {"random_cnn": {"widths": [4]}}}, "random_cnn: kernel width 4 must be odd (it keeps"),
         ({"backbones": {"random_cnn": {"width": 5, "widths": [3, 5]}}}, "random_cnn.widths: [3, 5] repeats a width"),
         ({"vocoders": {"gl": {"type": "griffinlim", "convention": "lj"}}}, "unknown convention 'lj'"),
         ({"vocoders": {"melgan": {}}}, "vocoders.melgan: unknown type 'melgan'; known: griffinlim"),
@@ -105,3 +113,75 @@ def test_corpus_dir_discovers_audio_with_safe_ids(corpus):
     assert sorted(pipeline.clips) == ["chirp", "noise", "sub_dir_voix_élevée", "tone"]
     assert len(pipeline.pairs) == 4 * 3
     assert np.all([" " not in c for c in pipeline.clips])
+
+
+def test_knn_match_path_and_voice_envelope_options_reach_the_transfer_options(corpus):
+    transfer = load_pipeline(tiny_config(transfer={"transition": 1, "voice_db": 6})).transfer
+    assert (transfer.transition, transfer.voice_db) == (1.0, 6.0)
+    default = load_pipeline(tiny_config()).transfer
+    assert (default.transition, default.voice_db) == (0.0, 0.0)  # off unless asked for
+
+
+# Every options dataclass a config section is parsed into, by the section's key path (a backbone or vocoder entry
+# by its registered type), so that a new option with a range, or a new registered type, is covered here.
+OPTION_SECTIONS = {"trim": TrimSettings, "normalise": NormaliseSettings, "transfer": TransferOptions,
+                   "": RuntimeSettings, **{f"backbones.{kind}": cls for kind, cls in BACKBONE_OPTIONS.items()},
+                   **{f"vocoders.{kind}": cls for kind, cls in VOCODER_OPTIONS.items()}}  # fmt: skip
+RANGED = [(section, field, field_range(field)) for section, cls in OPTION_SECTIONS.items()
+          for field in dataclasses.fields(cls) if field_range(field)]  # fmt: skip
+
+
+def outside(allowed: Range, hint: type) -> list[float]:
+    """Values just outside each bound of ``allowed``, of the field's number type."""
+    step = 1 if hint is int else 0.5
+    below = [] if allowed.minimum is None else [allowed.minimum if allowed.exclusive else allowed.minimum - step]
+    return below + ([] if allowed.maximum is None else [allowed.maximum + step])
+
+
+def with_option(section: str, key: str, value) -> dict:
+    """The tiny config with ``section.key`` set to ``value`` (a backbone or vocoder entry of that type only)."""
+    if not section:
+        return tiny_config(**{key: value})
+    head, _, kind = section.partition(".")
+    if kind:
+        return tiny_config(**{head: {kind: {key: value}}})
+    return tiny_config(**{head: {**tiny_config().get(head, {}), key: value}})
+
+
+@pytest.mark.parametrize(("section", "field", "allowed"), RANGED, ids=[f"{s}.{f.name}" for s, f, _ in RANGED])
+def test_every_ranged_option_rejects_a_value_outside_its_range_in_one_line(corpus, section, field, allowed):
+    hint = typing.get_type_hints(OPTION_SECTIONS[section])[field.name]
+    origin = typing.get_origin(hint)  # list or dict of numbers: each element is checked
+    path = f"{section}.{field.name}" if section else field.name
+    for bad in outside(allowed, typing.get_args(hint)[-1] if origin else hint):
+        value, where = {list: ([bad], f"{path}[0]"), dict: ({"any": bad}, f"{path}.any")}.get(origin, (bad, path))
+        with pytest.raises(ConfigError) as error:
+            load_pipeline(with_option(section, field.name, value))
+        assert str(error.value) == f"config: {where}: {bad!r} is not allowed; allowed: {allowed}"
+    default = field.default_factory() if field.default is dataclasses.MISSING else field.default
+    defaults = default.values() if isinstance(default, dict) else default if isinstance(default, list) else [default]
+    assert all(allowed.allows(number) for number in defaults)  # the defaults lie inside
+
+
+def test_a_range_reads_as_what_is_allowed():
+    assert str(field_range(TransferOptions.__dataclass_fields__["window_frames"])) == (
+        "0 or >= 128 (twice the 64 cross-faded frames; 0: off)"
+    )
+    assert [str(Range(minimum=0, maximum=1)), str(Range(minimum=0, exclusive=True)), str(Range(maximum=0))] == [
+        "0 .. 1", "> 0", "<= 0"
+    ]  # fmt: skip
+    assert Range(minimum=128, also=(0,)).allows(0) and not Range(minimum=128, also=(0,)).allows(64)
+
+
+@pytest.mark.parametrize("cls", dict.fromkeys(OPTION_SECTIONS.values()), ids=lambda cls: cls.__name__)
+def test_a_subclass_that_changes_a_default_keeps_the_range(cls):
+    """A field declared again (a new default) without ``ranged`` would drop its base class's range."""
+    ranged_in_bases = {f.name for base in cls.__mro__[1:] if dataclasses.is_dataclass(base)
+                       for f in dataclasses.fields(base) if field_range(f)}  # fmt: skip
+    assert [f.name for f in dataclasses.fields(cls) if f.name in ranged_in_bases and not field_range(f)] == []
+
+
+def test_the_schema_declares_no_numeric_ranges():
+    """Ranges live on the options dataclasses only (one place); the schema checks keys, types and choices."""
+    schema = (REPO / "schemas/config.schema.yaml").read_text()
+    assert re.findall(r"\b(minimum|maximum|exclusiveMinimum|exclusiveMaximum|multipleOf)\b", schema) == []

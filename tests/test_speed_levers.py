@@ -10,7 +10,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from conftest import make_workdir, tiny_config
+from conftest import gatys_pair, make_workdir, tiny_config
 
 from workflow_scripts.audio.conventions import HIFIGAN
 from workflow_scripts.pipeline.errors import ConfigError
@@ -18,7 +18,7 @@ from workflow_scripts.pipeline.options import MatchingOptions, TransferOptions
 from workflow_scripts.pipeline.settings import load_pipeline
 from workflow_scripts.transfer import matching
 from workflow_scripts.transfer.backbones import VGG19, RandomCNN, ResNet50, ViTB16
-from workflow_scripts.transfer.optimise import Objective, style_transfer
+from workflow_scripts.transfer.objective import Objective
 from workflow_scripts.transfer.precision import FeatureExtractor
 from workflow_scripts.transfer.style_statistics import style_targets
 
@@ -58,7 +58,7 @@ def test_bfloat16_gatys_reaches_the_float32_losses_and_its_line_search_sees_one_
     for precision in ("float32", "bfloat16"):
         on_step = (lambda row, mel: snapshots.append((row, mel.clone()))) if precision == "bfloat16" else None
         lever = dataclasses.replace(options, precision=precision)
-        results[precision] = style_transfer(content, targets, backbone, lever, device, False, on_step)
+        results[precision] = gatys_pair(content, targets, backbone, lever, device, False, on_step)
     final32, final16 = results["float32"].final, results["bfloat16"].final
     # measured: total 1.0203 (float32) and 1.0224 (bfloat16), 0.2 %; mean |difference| of the mels 0.07 dB
     assert final16["total"] == pytest.approx(final32["total"], rel=0.01)
@@ -94,9 +94,9 @@ def test_losses_read_from_the_device_once_give_the_per_step_history(melody_and_s
     content, style = melody_and_style
     backbone = RandomCNN(RandomCNN.Options(filters=256, width=5), HIFIGAN.n_mels)
     options = TransferOptions(method="gatys", iterations=6, tolerance=0)
-    deferred = style_transfer(content, style, backbone, options, device, progress=False)
+    deferred = gatys_pair(content, style, backbone, options, device, progress=False)
     rows = []
-    each_step = style_transfer(content, style, backbone, options, device, progress=False,
+    each_step = gatys_pair(content, style, backbone, options, device, progress=False,
                                on_step=lambda row, mel: rows.append(row))  # fmt: skip
     without_seconds = [[{k: v for k, v in row.items() if k != "seconds"} for row in run.history]
                        for run in (deferred, each_step)]  # fmt: skip
@@ -109,7 +109,7 @@ def test_a_non_finite_loss_still_fails_when_losses_are_read_at_the_end(melody_an
     backbone = RandomCNN(RandomCNN.Options(filters=64, width=3), HIFIGAN.n_mels)
     options = TransferOptions(method="gatys", optimizer="adam", learning_rate=1e30, iterations=3, tolerance=0)
     with pytest.raises(FloatingPointError, match=r"loss became (nan|inf) at step"):
-        style_transfer(content, style, backbone, options, device, progress=False)
+        gatys_pair(content, style, backbone, options, device, progress=False)
 
 
 @pytest.mark.slow
@@ -120,8 +120,8 @@ def test_compiled_backbone_gives_the_eager_result(device):
     backbone = RandomCNN(RandomCNN.Options(filters=128, width=5), HIFIGAN.n_mels).to(device)
     targets = style_targets(backbone, torch.from_numpy(style).to(device))
     options = TransferOptions(method="gatys", iterations=5, tolerance=0)
-    eager = style_transfer(content, targets, backbone, options, device, progress=False)
-    compiled = style_transfer(content, targets, backbone, dataclasses.replace(options, compile=True), device,
+    eager = gatys_pair(content, targets, backbone, options, device, progress=False)
+    compiled = gatys_pair(content, targets, backbone, dataclasses.replace(options, compile=True), device,
                               progress=False)  # fmt: skip
     # measured on CPU: bit-identical; fused kernels may round differently elsewhere
     np.testing.assert_allclose(compiled.unit_mel, eager.unit_mel, rtol=0, atol=1e-5)

@@ -8,7 +8,7 @@ from conftest import make_workdir, snakemake, tiny_config
 
 from workflow_scripts.transfer.backbones import RandomCNN
 from workflow_scripts.transfer.losses import GramTarget
-from workflow_scripts.transfer.optimise import Objective
+from workflow_scripts.transfer.objective import Objective
 from workflow_scripts.transfer.style_statistics import load_style_targets, save_style_targets, style_targets
 
 

@@ -5,33 +5,24 @@ import librosa
 import numpy as np
 import pytest
 import torch
-from conftest import chirp, harmonic, silence
+from conftest import chirp, gatys_pair, harmonic, silence
 
 from workflow_scripts.audio.conventions import HIFIGAN, NNLS_BLOCK_FRAMES, WAVENET, mel_to_magnitude
 from workflow_scripts.pipeline.errors import InputError
+from workflow_scripts.pipeline.options import TransferOptions
 from workflow_scripts.transfer.backbones import RandomCNN, build_backbone
-from workflow_scripts.transfer.optimise import (
-    WINDOW_OVERLAP,
-    Objective,
-    TransferOptions,
-    fade_weights,
-    style_transfer,
-    time_windows,
-)
+from workflow_scripts.transfer.objective import Objective
 from workflow_scripts.transfer.style_statistics import style_targets
+from workflow_scripts.transfer.windows import WINDOW_OVERLAP, fade_weights, time_windows
 from workflow_scripts.vocoders.chunking import plan_chunks
-from workflow_scripts.vocoders.registry import GriffinLim, fast_griffin_lim, griffin_lim
-
-
-def unit_mel(audio: np.ndarray) -> np.ndarray:
-    return HIFIGAN.to_unit(torch.from_numpy(HIFIGAN.features(audio))).numpy()
+from workflow_scripts.vocoders.griffinlim import GriffinLim, fast_griffin_lim, griffin_lim
 
 
 @pytest.fixture(scope="module")
 def content_and_style():
     """Content with timing (three notes separated by rests); style a chirp."""
     notes = [np.concatenate([harmonic(0.25, 22050, f0=f0), silence(0.15, 22050)]) for f0 in (180, 240, 300)]
-    return unit_mel(np.concatenate(notes)), unit_mel(chirp(0.7, 22050))
+    return HIFIGAN.unit_mel(np.concatenate(notes)), HIFIGAN.unit_mel(chirp(0.7, 22050))
 
 
 def envelope_correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -101,7 +92,7 @@ def test_missing_weights_file_is_a_clear_error(tmp_path):
 def test_lbfgs_transfer_reduces_style_loss_and_keeps_shape(content_and_style, init, device):
     content, style = content_and_style
     options = TransferOptions(iterations=60, init=init, tolerance=0)
-    result = style_transfer(content, style, small_cnn(style_weight=30.0), options, device, progress=False)
+    result = gatys_pair(content, style, small_cnn(style_weight=30.0), options, device, progress=False)
     assert result.unit_mel.shape == content.shape and result.unit_mel.dtype == np.float32
     first_style = small_cnn_style_loss(content if init == "content" else None, content, style)
     assert result.final["style"] < first_style / 8
@@ -111,7 +102,7 @@ def test_lbfgs_transfer_reduces_style_loss_and_keeps_shape(content_and_style, in
 
 
 def small_cnn_style_loss(start, content, style) -> float:
-    from workflow_scripts.transfer.optimise import Objective
+    from workflow_scripts.transfer.objective import Objective
     from workflow_scripts.transfer.style_statistics import style_targets
 
     backbone = small_cnn()
@@ -123,14 +114,14 @@ def small_cnn_style_loss(start, content, style) -> float:
 @pytest.mark.parametrize("optimizer", ["lbfgs", "lbfgs_device", "adam"])
 def test_history_losses_are_those_of_the_mel_each_step_ends_at(content_and_style, optimizer, device):
     """The history reuses the closure's last evaluation when the step accepted it; it must match recomputation."""
-    from workflow_scripts.transfer.optimise import Objective
+    from workflow_scripts.transfer.objective import Objective
     from workflow_scripts.transfer.style_statistics import style_targets
 
     content, style = content_and_style
     options = TransferOptions(optimizer=optimizer, iterations=6, tolerance=0,
                               learning_rate=0.01 if optimizer == "adam" else 1.0)  # fmt: skip
     snapshots = []
-    result = style_transfer(content, style, small_cnn(), options, device, progress=False,
+    result = gatys_pair(content, style, small_cnn(), options, device, progress=False,
                             on_step=lambda row, mel: snapshots.append((row, mel.clone())))  # fmt: skip
     assert [row for row, _ in snapshots] == result.history
     np.testing.assert_array_equal(snapshots[-1][1].cpu().numpy(), result.unit_mel)
@@ -146,7 +137,7 @@ def test_history_losses_are_those_of_the_mel_each_step_ends_at(content_and_style
 
 def test_adam_transfer_runs_and_improves(content_and_style, device):
     content, style = content_and_style
-    result = style_transfer(
+    result = gatys_pair(
         content, style, small_cnn(), TransferOptions(optimizer="adam", learning_rate=0.01, iterations=20,
                                                      tolerance=0), device, progress=False)  # fmt: skip
     assert len(result.history) == 20
@@ -157,7 +148,7 @@ def test_transfer_is_deterministic(content_and_style, device):
     """Bit-identical on CPU; on CUDA under the job runtime's deterministic settings (conftest applies them)."""
     content, style = content_and_style
     options = TransferOptions(iterations=5, init="noise")
-    runs = [style_transfer(content, style, small_cnn(), options, device, progress=False) for _ in range(2)]
+    runs = [gatys_pair(content, style, small_cnn(), options, device, progress=False) for _ in range(2)]
     np.testing.assert_array_equal(runs[0].unit_mel, runs[1].unit_mel)
 
 
@@ -165,7 +156,7 @@ def test_early_stop_on_convergence(content_and_style, device):
     content, _ = content_and_style
     # style == content: the content initialisation is already optimal, so after the first step the run stops
     # once `patience` further steps have not improved
-    result = style_transfer(content, content, small_cnn(), TransferOptions(iterations=100, patience=3), device,
+    result = gatys_pair(content, content, small_cnn(), TransferOptions(iterations=100, patience=3), device,
                             progress=False)  # fmt: skip
     assert len(result.history) == 1 + 3
 
@@ -177,7 +168,7 @@ def test_device_lbfgs_checks_for_early_stopping_every_few_steps(content_and_styl
 
     content, _ = content_and_style
     options = TransferOptions(optimizer="lbfgs_device", iterations=100, patience=3)
-    result = style_transfer(content, content, small_cnn(), options, device, progress=False)
+    result = gatys_pair(content, content, small_cnn(), options, device, progress=False)
     assert [row["step"] for row in result.history] == list(range(1, CHECK_EVERY + 1))
 
 
@@ -295,11 +286,11 @@ def test_windowed_gatys_optimises_every_window_against_the_global_style(content_
     window = long_content.shape[1] // 3
     options = TransferOptions(method="gatys", iterations=15, tolerance=0, window_frames=window)
     backbone = small_cnn(style_weight=30.0)
-    result = style_transfer(long_content, style, backbone, options, device, progress=False)
+    result = gatys_pair(long_content, style, backbone, options, device, progress=False)
     assert result.unit_mel.shape == long_content.shape and np.isfinite(result.unit_mel).all()
     assert len(result.history) == 15 * len(time_windows(long_content.shape[1], window, WINDOW_OVERLAP))
     # windows reach about the style loss that one optimisation of the whole clip reaches
-    whole = style_transfer(long_content, style, backbone, dataclasses.replace(options, window_frames=0), device,
+    whole = gatys_pair(long_content, style, backbone, dataclasses.replace(options, window_frames=0), device,
                            progress=False)  # fmt: skip
     backbone = backbone.cpu()
     objective = Objective(backbone, torch.from_numpy(long_content), style_targets(backbone, torch.from_numpy(style)))

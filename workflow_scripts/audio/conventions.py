@@ -160,6 +160,18 @@ class MelConvention:
         """Features from unit scale, clamped to the range the compression can produce."""
         return self.compression.from_unit(unit)
 
+    def to_unit_array(self, features: np.ndarray) -> np.ndarray:
+        """:meth:`to_unit` of a features array (as the pipeline stores them), as a float32 array."""
+        return self.to_unit(torch.from_numpy(np.asarray(features, dtype=np.float32))).numpy()
+
+    def from_unit_array(self, unit: np.ndarray) -> np.ndarray:
+        """:meth:`from_unit` of a unit-scale array, as a float32 array."""
+        return self.from_unit(torch.from_numpy(np.asarray(unit, dtype=np.float32))).numpy()
+
+    def unit_mel(self, audio: np.ndarray) -> np.ndarray:
+        """Unit-scale features ``(n_mels, frames)`` of mono float audio at :attr:`sample_rate`."""
+        return self.to_unit_array(self.features(audio))
+
 
 @lru_cache(maxsize=16)
 def _istft_window(convention: MelConvention, frames: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -28,9 +28,12 @@ from typing import Any
 
 import yaml
 
-from workflow_scripts.pipeline.options import BACKBONE_OPTIONS, OUTPUT_FORMATS, TRIM_METHODS, VOCODER_OPTIONS
+from workflow_scripts.pipeline.backbone_options import BACKBONE_OPTIONS
+from workflow_scripts.pipeline.corpus import clip_id_for, discover_clips
+from workflow_scripts.pipeline.options import OUTPUT_FORMATS, TRANSFER_METHODS, TRIM_METHODS
 from workflow_scripts.pipeline.schema_errors import first_schema_error, nearest_hint
-from workflow_scripts.pipeline.settings import clip_id_for, discover_clips, load_pipeline, replace_named_sets
+from workflow_scripts.pipeline.settings import load_pipeline, replace_named_sets
+from workflow_scripts.pipeline.vocoder_options import VOCODER_OPTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEFILE = REPO / "Snakefile"
@@ -76,7 +79,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--backbone", help=f"a backbone of the config or a type: {', '.join(BACKBONE_OPTIONS)}")
     parser.add_argument("--vocoder", help=f"a vocoder of the config or a type: {', '.join(VOCODER_OPTIONS)}")
-    parser.add_argument("--method", choices=("knn", "gatys"), help="transfer method (config transfer.method)")
+    parser.add_argument("--method", choices=tuple(TRANSFER_METHODS), help="transfer method (config transfer.method)")
     parser.add_argument("--vad", choices=TRIM_METHODS, help="trimming of every clip (config trim.method)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="torch device (config device)")
     parser.add_argument("--output-format", choices=tuple(OUTPUT_FORMATS), help="WAV sample format (default pcm16)")

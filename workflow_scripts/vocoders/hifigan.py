@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from workflow_scripts.pipeline.errors import InputError
-from workflow_scripts.pipeline.options import BUNDLED_HIFIGAN_CHECKPOINTS
+from workflow_scripts.pipeline.vocoder_options import BUNDLED_HIFIGAN_CHECKPOINTS
 from workflow_scripts.vocoders.chunking import transposed_conv_reach
 
 LRELU_SLOPE = 0.1

@@ -14,7 +14,7 @@ import numpy as np
 from workflow_scripts.audio.audio_io import save_audio
 from workflow_scripts.pipeline.artifacts import write_json
 from workflow_scripts.pipeline.runtime import job_usage
-from workflow_scripts.vocoders.registry import Vocoder
+from workflow_scripts.vocoders.base import Vocoder
 
 # Peak ceiling of written audio: vocoders can overshoot full scale; quieter output is left as it is.
 PEAK_CEILING = 0.999

@@ -1,9 +1,10 @@
 """WaveNet vocoder: r9y9's ``wavenet_vocoder`` model, generated fast by running chunks of an utterance as a batch.
 
 The model is ``wavenet_vocoder.WaveNet`` with the hyper-parameters of r9y9's 20180510 LJSpeech
-mixture-of-logistics checkpoint (:data:`R9Y9_20180510`). Its own ``incremental_forward`` generates one sample at
-a time with batch 1, which on a CPU is bound by reading the ~100 MB of weights per sample (about 93 samples/s).
-:class:`FastWaveNet` produces the same per-step computation with the same weights, but:
+mixture-of-logistics checkpoint (:mod:`workflow_scripts.vocoders.wavenet_checkpoint`). Its own
+``incremental_forward`` generates one sample at a time with batch 1, which on a CPU is bound by reading the
+~100 MB of weights per sample (about 93 samples/s). :class:`FastWaveNet` produces the same per-step computation
+with the same weights, but:
 
 - the utterance is cut into overlapping chunks that are generated side by side as a batch, so each weight read
   serves many samples (matrix-matrix instead of matrix-vector products); a chunk starts ``receptive_field`` samples
@@ -20,11 +21,8 @@ a time with batch 1, which on a CPU is bound by reading the ~100 MB of weights p
 from __future__ import annotations
 
 import math
-import pickle
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -32,61 +30,9 @@ from torch.nn import functional as F
 from tqdm import tqdm
 from wavenet_vocoder import WaveNet
 
-from workflow_scripts.pipeline.errors import InputError
 from workflow_scripts.vocoders.chunking import place_chunk, plan_chunks, transposed_conv_reach
 
-# presets/ljspeech_mixture.json of r9y9/wavenet_vocoder at the 20180510 checkpoint (raw audio, 10 logistics).
-R9Y9_20180510 = {
-    "out_channels": 30,
-    "layers": 24,
-    "stacks": 4,
-    "residual_channels": 512,
-    "gate_channels": 512,
-    "skip_out_channels": 256,
-    "kernel_size": 3,
-    "dropout": 0.05,
-    "cin_channels": 80,
-    "gin_channels": -1,
-    "weight_normalization": True,
-    "upsample_conditional_features": True,
-    "upsample_scales": [4, 4, 4, 4],
-    "freq_axis_kernel_size": 3,
-    "scalar_input": True,
-    "legacy": True,
-}
 LOG_SCALE_MIN = math.log(1e-14)
-
-
-def build_wavenet(**overrides: object) -> WaveNet:
-    """``wavenet_vocoder.WaveNet`` with r9y9's 20180510 hyper-parameters, any of them replaced by ``overrides``."""
-    with warnings.catch_warnings():
-        # wavenet_vocoder uses torch.nn.utils.weight_norm, deprecated but working; its checkpoints need its keys
-        warnings.filterwarnings("ignore", "`torch.nn.utils.weight_norm` is deprecated", FutureWarning)
-        return WaveNet(**{**R9Y9_20180510, **overrides})
-
-
-def load_wavenet(path: str | Path, device: torch.device | str = "cpu", **overrides: object) -> WaveNet:
-    """The model with the weights in ``path``, weight norm removed, in eval mode on ``device``.
-
-    ``path`` holds r9y9's checkpoint layout (``{"state_dict": ..., "global_step": ...}``; the ``_ema`` file keeps
-    the averaged weights there) or a bare state dict.
-    """
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError, pickle.UnpicklingError) as error:
-        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputError(f"{path}: cannot read WaveNet checkpoint ({detail}); check vocoders.*.checkpoint") from None
-    state = saved["state_dict"] if isinstance(saved, dict) and "state_dict" in saved else saved
-    model = build_wavenet(**overrides)
-    try:
-        model.load_state_dict(state)
-    except (RuntimeError, TypeError, AttributeError) as error:
-        raise InputError(
-            f"{path}: weights do not fit r9y9's 20180510 WaveNet ({str(error).splitlines()[-1].strip()}); "
-            "use the 20180510_mixture_lj checkpoint or a state dict of the same architecture"
-        ) from None
-    model.make_generation_fast_()
-    return model.eval().requires_grad_(False).to(device)
 
 
 def sample_mixture(params: torch.Tensor, uniforms: torch.Tensor, log_scale_min: float) -> torch.Tensor:
