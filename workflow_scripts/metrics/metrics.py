@@ -24,11 +24,9 @@ SPECTRAL_CONVERGENCE_FLOOR_DB = -120.0
 
 def decibels(features: np.ndarray, convention: MelConvention) -> np.ndarray:
     """Features of ``convention`` as dB above its magnitude floor (0 = silence, about 100 = a loud partial)."""
-    import torch
-
     from workflow_scripts.audio.conventions import UNIT_DB_RANGE
 
-    return convention.to_unit(torch.from_numpy(np.asarray(features, dtype=np.float32))).numpy() * UNIT_DB_RANGE
+    return convention.to_unit_array(features) * UNIT_DB_RANGE
 
 
 def evaluation_db(audio: np.ndarray, sample_rate: int) -> np.ndarray:
