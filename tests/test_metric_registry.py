@@ -2,6 +2,7 @@
 the report's tables and docs/metrics.md follow from it; it imports no torch; and a family added from outside the
 checkout (a toy metric) runs end to end through a real Snakemake run into metrics.tsv and the report."""
 
+import dataclasses
 import math
 import re
 from functools import cache
@@ -17,6 +18,7 @@ from workflow_scripts.audio.conventions import EVALUATION, HIFIGAN
 from workflow_scripts.audio.pitch import f0_track
 from workflow_scripts.metrics.analysis import OutputAnalysis
 from workflow_scripts.metrics.families import EXTRA_FAMILIES_VARIABLE
+from workflow_scripts.metrics.metrics import evaluation_db
 from workflow_scripts.metrics.metrics_table import KEY_COLUMNS
 from workflow_scripts.metrics.registry import KINDS, Column, Metric, columns, markdown_index, measure_row, registered
 from workflow_scripts.report.report import report_columns
@@ -84,6 +86,15 @@ def test_a_copy_of_the_content_scores_as_a_copy():
     assert speech["style_match"] == pytest.approx(0.0, abs=1e-6) and speech["dnsmos_ovrl_change"] == 0.0
     assert music["chroma_corr"] == pytest.approx(1.0, abs=1e-6) and math.isnan(music["speaker_moved"])
     assert speech["method"] == "knn" and speech["duration_ratio"] == 1.0 and speech["nonfinite_samples"] == 0
+
+
+def test_the_evaluation_space_analyses_are_those_of_the_clips_and_the_output():
+    """In the evaluation convention the spaces reuse the vocoder-convention analyses: equal to analysing afresh."""
+    copy = analysis_of_a_copy({"content": "speech", "style": "music"})
+    analysis = dataclasses.replace(copy, output=(clips()[1][: SR // 2].copy(), SR))  # rendered != stylised mel
+    assert analysis.convention.name == EVALUATION.name
+    for name, (audio, rate) in analysis.clips.items():
+        np.testing.assert_array_equal(analysis.spaces[name], evaluation_db(audio, rate), err_msg=name)
 
 
 def test_a_family_returning_undeclared_columns_is_refused():

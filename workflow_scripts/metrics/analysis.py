@@ -63,15 +63,27 @@ class OutputAnalysis:
 
     @cached_property
     def spaces(self) -> dict[str, np.ndarray]:
-        """The three clips as log-mels (dB) of the fixed evaluation space."""
+        """The three clips as log-mels (dB) of the fixed evaluation space. When that is the vocoder's convention
+        (HiFi-GAN's, and Griffin-Lim's by default), they are :attr:`mels`' clips and :attr:`rendered_db`: the same
+        analyses of the same audio, computed once."""
+        from workflow_scripts.audio.conventions import EVALUATION
         from workflow_scripts.metrics.metrics import evaluation_db
 
+        if self.convention.name == EVALUATION.name:
+            return {"content": self.mels["content"], "style": self.mels["style"], "output": self.rendered_db}
         return {name: evaluation_db(*clip) for name, clip in self.clips.items()}
 
     @cached_property
     def rendered_features(self) -> np.ndarray:
         """The rendered audio re-analysed in the vocoder's convention (features, not dB)."""
         return self.convention.features(self.audio)
+
+    @cached_property
+    def rendered_db(self) -> np.ndarray:
+        """:attr:`rendered_features` in dB (the report's panel of the rendered audio)."""
+        from workflow_scripts.metrics.metrics import decibels
+
+        return decibels(self.rendered_features, self.convention)
 
     @cached_property
     def mels(self) -> dict[str, np.ndarray]:

@@ -11,7 +11,7 @@ import soundfile as sf
 
 from workflow_scripts.audio.audio_io import load_audio, to_mono
 from workflow_scripts.metrics.analysis import OutputAnalysis
-from workflow_scripts.metrics.metrics import decibels, read_json
+from workflow_scripts.metrics.metrics import read_json
 from workflow_scripts.metrics.metrics_table import write_row
 from workflow_scripts.metrics.registry import measure_row
 from workflow_scripts.pipeline.runtime import run_step
@@ -44,7 +44,7 @@ def plot_spectrograms(analysis: OutputAnalysis) -> None:
         (f"content: {w.content}", analysis.mels["content"]),
         (f"style: {w.style}", analysis.mels["style"]),
         (f"stylised mel ({w.backbone})", analysis.mels["output"]),
-        (f"rendered audio, re-analysed ({w.vocoder})", decibels(analysis.rendered_features, convention)),
+        (f"rendered audio, re-analysed ({w.vocoder})", analysis.rendered_db),
     ]
     spectrogram_panels(
         snakemake.output.png,
